@@ -1,0 +1,270 @@
+"""The BERT encoder, written out by hand: embeddings → attention → layer → encoder.
+
+Source: Devlin et al., "BERT" (NAACL 2019), section 3, and Vaswani et al., "Attention Is All
+You Need" (NeurIPS 2017), section 3.2 (scaled dot-product and multi-head attention).
+
+The module and attribute names (`embeddings.word_embeddings`, `encoder.layer.0.attention.self.query`,
+`...output.LayerNorm`) are exactly those of Hugging Face's `BertModel`, so `state_dict()` keys are the
+keys of every published BERT checkpoint and loading needs no renaming table for the common case.
+That is why one attribute is called `self.self`: it is the self-attention inside `attention`.
+
+Shapes: B batch, T tokens, C hidden size, nh heads, hs head size (C = nh * hs), I intermediate size.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import BertConfig
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def activation(name: str):
+    """The feed-forward non-linearity named by `config.hidden_act`.
+
+    gelu(x)      = x * Φ(x) = 0.5 x (1 + erf(x / √2))                    (exact, BERT's choice)
+    gelu_new(x)  = 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))             (tanh approximation)
+    relu(x)      = max(x, 0)
+    """
+    if name == "gelu":
+        return F.gelu
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return lambda x: F.gelu(x, approximate="tanh")
+    if name == "relu":
+        return F.relu
+    raise ValueError(f"unsupported hidden_act {name!r}")
+
+
+def additive_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Turn a (B, T) mask of 1 = token, 0 = padding into a (B, 1, 1, T) term added to the scores.
+
+    Real tokens add 0; padding adds the most negative finite number of `dtype`
+    (`torch.finfo(dtype).min`, about -3.4e38 in float32). After the softmax, exp of that is
+    exactly 0, so no query attends to padding. A finite value, not -inf, keeps a row that is all
+    padding from turning into NaN (0/0).
+    """
+    keep = attention_mask[:, None, None, :].to(dtype)  # (B, 1, 1, T)
+    return (1.0 - keep) * torch.finfo(dtype).min  # (B, 1, 1, T)
+
+
+def attention(q, k, v, additive_mask, dropout: nn.Dropout):
+    """Scaled dot-product attention, softmax(q kᵀ / √hs + mask) v (Vaswani et al., eq. 1).
+
+    q, k, v: (B, nh, T, hs); additive_mask: (B, 1, 1, T). Returns the context (B, nh, T, hs) and the
+    attention probabilities (B, nh, T, T), which the tutorials draw.
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, T)
+    scores = scores + additive_mask  # (B, nh, T, T), padding keys → -huge
+    probs = torch.softmax(scores, dim=-1)  # (B, nh, T, T), each row sums to 1
+    context = dropout(probs) @ v  # (B, nh, T, hs)
+    return context, probs
+
+
+# ---------------------------------------------------------------------------------------------
+# modules, in data-flow order
+
+
+class BertEmbeddings(nn.Module):
+    """x = LayerNorm(word[ids] + position[0..T-1] + token_type[segment]), then dropout."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.word_embeddings = nn.Embedding(config.vocab_size, C, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, C)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, C)
+        self.LayerNorm = nn.LayerNorm(C, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        T = input_ids.size(1)
+        positions = torch.arange(T, device=input_ids.device)  # (T,)
+        x = (
+            self.word_embeddings(input_ids)  # (B, T, C)
+            + self.position_embeddings(positions)  # (T, C), broadcast over the batch
+            + self.token_type_embeddings(token_type_ids)  # (B, T, C)
+        )
+        return self.dropout(self.LayerNorm(x))  # (B, T, C)
+
+
+class BertSelfAttention(nn.Module):
+    """Multi-head self-attention: project to q, k, v, attend in nh heads, merge the heads."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        C = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.query = nn.Linear(C, C)
+        self.key = nn.Linear(C, C)
+        self.value = nn.Linear(C, C)
+        self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        return x.view(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)  # (B, nh, T, hs)
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        # 1) project to queries, keys and values, and split each into nh heads
+        q = self.split_heads(self.query(x))  # (B, nh, T, hs)
+        k = self.split_heads(self.key(x))  # (B, nh, T, hs)
+        v = self.split_heads(self.value(x))  # (B, nh, T, hs)
+        # 2) every head attends over all T positions, padding masked out
+        context, _ = attention(q, k, v, additive_mask, self.dropout)  # (B, nh, T, hs)
+        # 3) merge the heads back side by side
+        return context.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
+
+
+class BertAddNorm(nn.Module):
+    """LayerNorm(residual + dropout(dense(x))): BERT's post-LN sub-layer output.
+
+    Used twice per layer: after attention (dense C → C) and after the feed-forward (dense I → C).
+    """
+
+    def __init__(self, in_features: int, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(in_features, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return self.LayerNorm(residual + self.dropout(self.dense(x)))  # (B, T, C)
+
+
+class BertAttention(nn.Module):
+    """Self-attention followed by its output projection, residual and LayerNorm."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = BertSelfAttention(config)  # named as in Hugging Face checkpoints
+        self.output = BertAddNorm(config.hidden_size, config)
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        return self.output(self.self(x, additive_mask), residual=x)  # (B, T, C)
+
+
+class BertIntermediate(nn.Module):
+    """The first half of the feed-forward block: act(x W₁ᵀ + b₁), widening C → I."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = activation(config.hidden_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.dense(x))  # (B, T, I)
+
+
+class BertLayer(nn.Module):
+    """One transformer layer: attention sub-layer, then feed-forward sub-layer (both post-LN)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = BertAttention(config)
+        self.intermediate = BertIntermediate(config)
+        self.output = BertAddNorm(config.intermediate_size, config)
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        x = self.attention(x, additive_mask)  # (B, T, C)
+        return self.output(self.intermediate(x), residual=x)  # (B, T, C)
+
+
+class BertEncoder(nn.Module):
+    """num_hidden_layers BertLayers applied one after the other."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
+        for layer in self.layer:
+            x = layer(x, additive_mask)  # (B, T, C)
+        return x
+
+
+class BertPooler(nn.Module):
+    """BERT's next-sentence pooler, tanh(W h_[CLS] + b). Sentence-BERT does not use it."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.dense(hidden[:, 0]))  # (B, C)
+
+
+class BertModel(nn.Module):
+    """The BERT encoder: `model(input_ids, attention_mask, token_type_ids)` → last hidden state (B, T, C)."""
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool = False):
+        super().__init__()
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """BERT's initialisation: N(0, initializer_range) weights, zero biases, LayerNorm = identity."""
+        std = self.config.initializer_range
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        if isinstance(module, nn.Linear):
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+        if isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def check_inputs(self, input_ids: torch.Tensor) -> None:
+        """Fail with a clear message rather than an index error deep inside an embedding."""
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (B, T), got shape {tuple(input_ids.shape)}")
+        T = input_ids.size(1)
+        if T > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence of {T} tokens is longer than max_position_embeddings "
+                f"({self.config.max_position_embeddings}); truncate it first"
+            )
+        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= self.config.vocab_size):
+            raise ValueError(
+                f"token ids must lie in [0, {self.config.vocab_size}), got "
+                f"[{int(input_ids.min())}, {int(input_ids.max())}]: tokenizer and model do not match"
+            )
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        self.check_inputs(input_ids)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)  # (B, T), no padding
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)  # (B, T), all segment A
+        x = self.embeddings(input_ids, token_type_ids)  # (B, T, C)
+        mask = additive_attention_mask(attention_mask, x.dtype)  # (B, 1, 1, T)
+        return self.encoder(x, mask)  # (B, T, C)
+
+    def pooled_output(self, hidden: torch.Tensor) -> torch.Tensor:
+        """BERT's [CLS] pooler output (B, C); needs a model built with add_pooling_layer=True."""
+        if self.pooler is None:
+            raise RuntimeError("this BertModel has no pooler; build it with add_pooling_layer=True")
+        return self.pooler(hidden)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, add_pooling_layer: bool | None = None) -> BertModel:
+        """Load `config.json` and the weights of a Hugging Face BERT folder (see `pretrained.py`)."""
+        from .pretrained import load_bert_model  # pretrained.py imports this file
+
+        return load_bert_model(folder, add_pooling_layer=add_pooling_layer)

@@ -1,0 +1,187 @@
+"""The sentence encoder: tokenizer → BERT → pooling → (optional) L2 normalisation.
+
+Source: Reimers & Gurevych, "Sentence-BERT" (EMNLP 2019), section 3 and figure 2: "SBERT adds a
+pooling operation to the output of BERT to derive a fixed sized sentence embedding", and cosine
+similarity between two such embeddings scores how similar the sentences are.
+
+A sentence-transformers model folder describes this pipeline in `modules.json`: a Transformer
+(BERT weights and tokenizer, `max_seq_length` in `sentence_bert_config.json`), a Pooling module
+(`1_Pooling/config.json`) and optionally Normalize. `SentenceEncoder.from_pretrained` builds exactly
+that; a plain BERT folder gets mean pooling, the SBERT paper's default.
+
+Shapes: N sentences, B batch, T tokens, C hidden size, D = C × number of pooling modes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .model import BertModel
+from .pooling import PoolingConfig, l2_normalize, pool
+from .pretrained import default_model_folder, load_bert_model
+from .tokenizer import WordPieceTokenizer, check_texts, read_json
+
+PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
+
+
+class SentenceEncoder(nn.Module):
+    """`encoder.encode(["A man is eating.", ...])` → float32 array (N, D)."""
+
+    def __init__(
+        self,
+        model: BertModel,
+        tokenizer: WordPieceTokenizer,
+        pooling: PoolingConfig = PoolingConfig(),
+        normalize: bool = False,
+        max_seq_length: int | None = None,
+    ):
+        super().__init__()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.normalize = normalize
+        self.max_seq_length = min(
+            max_seq_length or tokenizer.max_length, model.config.max_position_embeddings
+        )
+        if pooling.dimension is not None and pooling.dimension != model.config.hidden_size:
+            raise ValueError(
+                f"pooling expects {pooling.dimension}-dimensional token vectors but the model's "
+                f"hidden_size is {model.config.hidden_size}"
+            )
+
+    # -- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | Path | None = None, device: str | torch.device | None = None
+    ) -> SentenceEncoder:
+        """Load a sentence-transformers or plain BERT folder; no folder means all-MiniLM-L6-v2."""
+        folder = default_model_folder() if folder is None else Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"model folder not found: {folder}")
+        modules = read_modules(folder)
+        kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+        unsupported = [k for k in kinds if k not in ("Transformer", "Pooling", "Normalize")]
+        if unsupported or kinds[:1] != ["Transformer"]:
+            raise ValueError(
+                f"{folder}/modules.json lists {kinds}: minisbert supports Transformer, then "
+                f"Pooling, then optionally Normalize"
+            )
+        bert_folder = folder / modules[0].get("path", "")
+        pooling = PoolingConfig()  # a plain BERT folder: mean pooling
+        if "Pooling" in kinds:
+            pooling = PoolingConfig.from_json(folder / modules[kinds.index("Pooling")]["path"])
+        sbert = read_json(bert_folder / "sentence_bert_config.json")
+        tokenizer = WordPieceTokenizer.from_pretrained(bert_folder)
+        if sbert.get("do_lower_case"):
+            tokenizer.lowercase_first()
+        encoder = cls(
+            load_bert_model(bert_folder),
+            tokenizer,
+            pooling=pooling,
+            normalize="Normalize" in kinds,
+            max_seq_length=sbert.get("max_seq_length"),
+        )
+        return encoder.to(device or "cpu").eval()  # like a published model: dropout off until .train()
+
+    # -- the differentiable forward, used for training -------------------------------------------
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        normalize: bool | None = None,
+    ) -> torch.Tensor:
+        """Sentence embeddings (B, D) of a tokenized batch; `normalize=None` follows the model."""
+        hidden = self.model(input_ids, attention_mask, token_type_ids)  # (B, T, C)
+        embeddings = pool(hidden, attention_mask, self.pooling.modes)  # (B, D)
+        if self.normalize if normalize is None else normalize:
+            embeddings = l2_normalize(embeddings)  # (B, D), unit length
+        return embeddings
+
+    # -- encoding text -------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dimension(self) -> int:
+        """D, the width of a sentence embedding."""
+        return self.model.config.hidden_size * len(self.pooling.modes)
+
+    def encode(
+        self,
+        sentences: Sequence[str] | str,
+        batch_size: int = 32,
+        normalize: bool | None = None,
+        show_progress: bool | None = None,
+    ) -> np.ndarray:
+        """Embed sentences: a float32 array (N, D) in input order ((D,) for a single string).
+
+        Sentences are sorted by token count and batched so that each batch pads little; text
+        longer than `max_seq_length` tokens is truncated. `normalize=None` follows the model folder
+        (all-MiniLM-L6-v2 normalises). The progress bar shows on long inputs in a terminal.
+        """
+        if isinstance(sentences, str):
+            return self.encode([sentences], batch_size, normalize, show_progress)[0]
+        sentences = check_texts(sentences, "sentences")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        encoded = self.tokenizer.encode(sentences, max_length=self.max_seq_length)
+        order = np.argsort([-len(ids) for ids, _ in encoded], kind="stable")  # longest first
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if show_progress is None:
+            show_progress = sys.stderr.isatty() and len(batches) >= PROGRESS_MIN_BATCHES
+        out = np.empty((len(sentences), self.dimension), dtype=np.float32)  # (N, D)
+        was_training = self.training
+        self.eval()  # dropout off
+        try:
+            with torch.inference_mode():
+                for rows in tqdm(batches, desc="encoding", unit="batch", disable=not show_progress):
+                    batch = self.tokenizer.pad([encoded[i] for i in rows])
+                    batch = {k: v.to(self.device) for k, v in batch.items()}
+                    embeddings = self(**batch, normalize=normalize)  # (B, D)
+                    out[rows] = embeddings.float().cpu().numpy()
+        finally:
+            self.train(was_training)
+        return out
+
+    def similarity(self, a, b=None) -> np.ndarray:
+        """Cosine similarity matrix (N, M) between two sets of embeddings (or sentences).
+
+        `a` and `b` are arrays (N, D) and (M, D), or lists of sentences to encode first. With no
+        `b`, the similarities of `a` with itself.
+        """
+        a = self.as_embeddings(a)
+        b = a if b is None else self.as_embeddings(b)
+        a, b = (l2_normalize(torch.as_tensor(x, dtype=torch.float32)) for x in (a, b))
+        return (a @ b.T).numpy()  # (N, M)
+
+    def as_embeddings(self, x) -> np.ndarray:
+        if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], str)):
+            return np.atleast_2d(self.encode(x))
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2:
+            raise ValueError(f"embeddings must be (N, D), got shape {x.shape}")
+        return x
+
+
+def read_modules(folder: Path) -> list[dict]:
+    """The module list of a sentence-transformers folder; a plain BERT folder is one Transformer."""
+    path = folder / "modules.json"
+    if not path.is_file():
+        return [{"path": "", "type": "sentence_transformers.models.Transformer"}]
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None

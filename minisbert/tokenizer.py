@@ -1,0 +1,228 @@
+"""WordPiece tokenization for BERT, as a thin wrapper over Hugging Face `tokenizers`.
+
+Source: Devlin et al., "BERT" (NAACL 2019), section 3 ("We use WordPiece embeddings with a
+30,000 token vocabulary"), and Wu et al. (2016) for WordPiece itself.
+
+BERT tokenizes in four steps, each a component of the `tokenizers` pipeline built in `from_vocab`:
+
+1. normalize: drop control characters, map whitespace to spaces, put spaces around CJK characters,
+   lowercase and strip accents (NFD, then drop combining marks);
+2. pre-tokenize: split on whitespace and punctuation ("don't!" → "don", "'", "t", "!");
+3. WordPiece: split each word greedily into the longest pieces found in the vocabulary,
+   continuations prefixed by "##" ("embeddings" → "em", "##bed", "##ding", "##s"); a word
+   with no split, or longer than 100 characters, becomes [UNK];
+4. post-process: add [CLS] … [SEP] (and … [SEP] for the second sentence of a pair, segment id 1).
+
+Padding and truncation are decided here, per call: pad to the longest sentence in the batch, and
+truncate to `max_length` tokens including [CLS] and [SEP]. Whatever a `tokenizer.json` file had
+switched on is switched off when it is loaded.
+
+Shapes: B batch, T tokens (the longest in the batch).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+DEFAULT_MAX_LENGTH = 512  # BERT's max_position_embeddings
+
+
+def check_texts(texts, name: str = "texts") -> list[str]:
+    """A list of strings, or a TypeError naming the first item that is not one."""
+    if isinstance(texts, str):
+        raise TypeError(f"{name} must be a list of strings; wrap a single string in a list")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{name}[{i}] is {type(text).__name__}, not str: {text!r:.60}")
+    return texts
+
+
+def read_vocab(path: str | Path) -> dict[str, int]:
+    """vocab.txt has one token a line; a token's id is its line number, counting from 0."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"vocabulary file not found: {path}")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    vocab = {token: i for i, token in enumerate(lines)}
+    missing = [t for t in SPECIAL_TOKENS if t not in vocab]
+    if missing:
+        raise ValueError(f"{path} lacks the special token(s) {', '.join(missing)} that BERT needs")
+    return vocab
+
+
+class WordPieceTokenizer:
+    """`tokenizer(["a sentence", ...])` → {"input_ids", "attention_mask", "token_type_ids"}, each (B, T)."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int = DEFAULT_MAX_LENGTH):
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()  # we pad to the longest in each batch ourselves
+        self.tokenizer.no_truncation()  # and truncate to the length the caller asks for
+        self.max_length = max_length
+        ids = {t: tokenizer.token_to_id(t) for t in SPECIAL_TOKENS}
+        missing = [t for t, i in ids.items() if i is None]
+        if missing:
+            raise ValueError(f"the tokenizer lacks the special token(s) {', '.join(missing)}")
+        self.pad_token_id = ids["[PAD]"]
+        self.cls_token_id = ids["[CLS]"]
+        self.sep_token_id = ids["[SEP]"]
+        self.unk_token_id = ids["[UNK]"]
+
+    # -- building ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_vocab(
+        cls,
+        path: str | Path,
+        lowercase: bool = True,
+        strip_accents: bool | None = None,
+        max_length: int = DEFAULT_MAX_LENGTH,
+    ) -> WordPieceTokenizer:
+        """BERT's tokenizer from a `vocab.txt`. `strip_accents=None` strips them when lowercasing."""
+        vocab = read_vocab(path)
+        tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
+        tok.normalizer = normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents, lowercase=lowercase
+        )
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]",
+            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+        )
+        tok.decoder = decoders.WordPiece(prefix="##")
+        # special tokens are never split when they occur in text, and decode can skip them
+        tok.add_special_tokens([t for t in (*SPECIAL_TOKENS, "[MASK]") if t in vocab])
+        return cls(tok, max_length=max_length)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, max_length: int | None = None) -> WordPieceTokenizer:
+        """Read `tokenizer.json` if the folder has one, else `vocab.txt` (+ `tokenizer_config.json`).
+
+        `max_length` defaults to `max_seq_length` of `sentence_bert_config.json`, then to
+        `model_max_length` of `tokenizer_config.json`, then to 512.
+        """
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"tokenizer folder not found: {folder}")
+        settings = read_json(folder / "tokenizer_config.json")
+        if max_length is None:
+            max_length = default_max_length(folder, settings)
+        if (folder / "tokenizer.json").is_file():
+            return cls(Tokenizer.from_file(str(folder / "tokenizer.json")), max_length=max_length)
+        if (folder / "vocab.txt").is_file():
+            return cls.from_vocab(
+                folder / "vocab.txt",
+                lowercase=settings.get("do_lower_case", True),
+                strip_accents=settings.get("strip_accents"),
+                max_length=max_length,
+            )
+        raise FileNotFoundError(f"{folder} has neither tokenizer.json nor vocab.txt")
+
+    def lowercase_first(self) -> None:
+        """Lowercase text before the rest of normalisation (sentence-transformers' `do_lower_case`)."""
+        current = self.tokenizer.normalizer
+        steps = [normalizers.Lowercase()] + ([current] if current is not None else [])
+        self.tokenizer.normalizer = normalizers.Sequence(steps)
+
+    # -- using ---------------------------------------------------------------------------------
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.get_vocab_size()
+
+    def tokenize(self, text: str) -> list[str]:
+        """The WordPiece tokens of one text, without [CLS] and [SEP]: "Hello!" → ["hello", "!"]."""
+        return self.tokenizer.encode(check_texts([text])[0], add_special_tokens=False).tokens
+
+    def encode(
+        self, texts: Sequence[str], pairs: Sequence[str] | None = None, max_length: int | None = None
+    ) -> list[tuple[list[int], list[int]]]:
+        """(token ids, segment ids) of each text (or pair), with [CLS]/[SEP], truncated, not padded.
+
+        A pair is truncated longest-first: tokens come off the longer of the two until it fits.
+        """
+        texts = check_texts(texts)
+        max_length = self.max_length if max_length is None else max_length
+        room = 3 if pairs is not None else 2  # [CLS] A [SEP] (B [SEP])
+        if max_length < room:
+            raise ValueError(f"max_length {max_length} leaves no room for [CLS] and [SEP]")
+        if pairs is not None:
+            pairs = check_texts(pairs, "pairs")
+            if len(pairs) != len(texts):
+                raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs: they must match")
+            texts = list(zip(texts, pairs, strict=True))
+        self.tokenizer.enable_truncation(max_length, strategy="longest_first")
+        try:
+            encodings = self.tokenizer.encode_batch(texts)
+        finally:
+            self.tokenizer.no_truncation()  # at rest the tokenizer never truncates (see `tokenize`)
+        return [(e.ids, e.type_ids) for e in encodings]
+
+    def pad(self, encoded: Sequence[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+        """Pad (ids, segment ids) to the longest: {"input_ids", "attention_mask", "token_type_ids"} (B, T)."""
+        B = len(encoded)
+        T = max((len(ids) for ids, _ in encoded), default=0)
+        input_ids = np.full((B, T), self.pad_token_id, dtype=np.int64)  # (B, T)
+        token_type_ids = np.zeros((B, T), dtype=np.int64)  # (B, T)
+        attention_mask = np.zeros((B, T), dtype=np.int64)  # (B, T)
+        for row, (ids, types) in enumerate(encoded):
+            input_ids[row, : len(ids)] = ids
+            token_type_ids[row, : len(types)] = types
+            attention_mask[row, : len(ids)] = 1
+        return {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(attention_mask),
+            "token_type_ids": torch.from_numpy(token_type_ids),
+        }
+
+    def __call__(
+        self, texts: Sequence[str], pairs: Sequence[str] | None = None, max_length: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Tokenize, truncate to `max_length` and pad a batch of texts (or of sentence pairs)."""
+        return self.pad(self.encode(texts, pairs, max_length))
+
+    def decode(self, ids, skip_special_tokens: bool = True) -> str:
+        """Token ids back to text: [101, 7592, 999, 102] → "hello!"."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+
+    def save(self, folder: str | Path) -> None:
+        """Write `tokenizer.json` and `vocab.txt` (ids in line order) into `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tokenizer.save(str(folder / "tokenizer.json"))
+        vocab = sorted(self.tokenizer.get_vocab().items(), key=lambda item: item[1])
+        (folder / "vocab.txt").write_text("".join(f"{t}\n" for t, _ in vocab), encoding="utf-8")
+
+
+def read_json(path: Path) -> dict:
+    """The contents of a JSON file, or {} if there is no such file."""
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+def default_max_length(folder: Path, tokenizer_settings: dict) -> int:
+    """The truncation length a model folder asks for (see `from_pretrained`)."""
+    sbert = read_json(folder / "sentence_bert_config.json")
+    if sbert.get("max_seq_length"):
+        return int(sbert["max_seq_length"])
+    model_max = tokenizer_settings.get("model_max_length")
+    # some tokenizer_config.json files say 1e30 for "no limit"
+    if model_max and model_max <= 100_000:
+        return int(model_max)
+    return DEFAULT_MAX_LENGTH

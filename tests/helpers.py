@@ -1,0 +1,121 @@
+"""Shared test helpers: the one table of tolerances, the one comparison, and the tricky texts.
+
+Every numeric comparison in the tests goes through `assert_close(actual, expected, "<name>")`,
+which reports the largest absolute and relative difference when it fails.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# name → (atol, rtol). Loosening one needs a comment naming the source of the error.
+TOLERANCES = {
+    # the same float64 math in torch and NumPy: only the order of additions differs
+    "float64": (1e-10, 1e-9),
+    # one float32 operation against float64 (rounding of a single op, ~1e-7 relative)
+    "fp32_op": (1e-6, 1e-5),
+    # a whole float32 model against float64 or against another float32 implementation:
+    # rounding accumulates through the layers and matmul blocking orders sums differently
+    "fp32_model": (1e-5, 0.0),
+    # minisbert against the published implementation (sentence-transformers) or its golden file
+    "pretrained_golden": (1e-5, 0.0),
+}
+
+
+def to_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def max_differences(actual, expected) -> tuple[float, float]:
+    """(max |a - e|, max |a - e| / |e|) over all elements."""
+    a = to_numpy(actual).astype(np.float64)
+    e = to_numpy(expected).astype(np.float64)
+    diff = np.abs(a - e)
+    rel = diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+    return float(diff.max(initial=0.0)), float(rel.max(initial=0.0))
+
+
+def assert_close(actual, expected, tolerance: str) -> None:
+    """|actual - expected| <= atol + rtol·|expected| everywhere, for a named tolerance."""
+    atol, rtol = TOLERANCES[tolerance]
+    a, e = to_numpy(actual), to_numpy(expected)
+    assert a.shape == e.shape, f"shapes differ: {a.shape} vs {e.shape}"
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    ok = np.abs(a64 - e64) <= atol + rtol * np.abs(e64)
+    if not ok.all():
+        abs_diff, rel_diff = max_differences(a, e)
+        raise AssertionError(
+            f"not close at tolerance {tolerance!r} (atol={atol}, rtol={rtol}): "
+            f"{(~ok).sum()} of {ok.size} elements differ; max abs diff {abs_diff:.3e}, "
+            f"max rel diff {rel_diff:.3e}"
+        )
+
+
+LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog near the riverbank."] * 40)
+
+# Text that trips tokenizers and encoders up. Each line says what it exercises.
+TRICKY_TEXTS = [
+    "A man is playing a guitar.",
+    "",  # empty: BERT encodes it as [CLS] [SEP]
+    "   ",  # whitespace only
+    "\t\n\r\n",
+    "Héllo Wörld, naïve café résumé — Ångström façade",  # accents stripped by lowercasing
+    "e\u0301 a\u0308 n\u0303 (combining accents)",
+    "北京欢迎你。東京と大阪 한국어",  # CJK characters become single tokens
+    "Emoji 🤗🎉👩‍👩‍👧 and symbols ∑∫≈ ☃ ♞",  # unknown symbols → [UNK]
+    "zero\u200bwidth\u200cnon\u200djoiner and soft\u00adhyphen",  # zero-width and format characters
+    "control \x00\x07\x1b chars \ufeff BOM \x7f",  # control characters are dropped
+    "Visit https://example.com/path?q=1&r=two#frag or mail a.b@c.org",  # URLs split at punctuation
+    "pneumonoultramicroscopicsilicovolcanoconiosis antidisestablishmentarianism",  # ## pieces
+    "a" * 150,  # a word over 100 characters is [UNK]
+    "don't stop-believing!!! (really?) [brackets] {braces} «quotes»",
+    "Numbers 3.14159, 1,000,000 and 2026-11-27",
+    "ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ and the ﬁ ligature",
+    "Ελληνικά Русский العربية עברית हिन्दी",
+    "UPPER lower MiXeD CaSe",
+    "tab\tseparated\nnew line\r\ncarriage\u2028line separator\u00a0nbsp",
+    LONG_TEXT,  # over max_seq_length: truncated
+]
+
+# (first, second) sentence pairs for the pair-encoding tests
+TRICKY_PAIRS = [
+    ("A man is eating food.", "A man is eating a piece of bread."),
+    ("", "An empty first sentence."),
+    ("Café 北京 🤗", "résumé\u200b naïve"),
+    (LONG_TEXT, "A short second sentence."),
+    ("A short first sentence.", LONG_TEXT),
+    (LONG_TEXT, LONG_TEXT),
+]
+
+
+def random_model(config, seed: int = 0, dtype=torch.float64):
+    """A BertModel whose every weight is random (not BERT's near-zero init), so mirror tests bite."""
+    from minisbert import BertModel
+
+    torch.manual_seed(seed)
+    model = BertModel(config, add_pooling_layer=True).to(dtype).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.randn_like(p) * 0.3 + (1.0 if "LayerNorm.weight" in name else 0.0))
+    return model
+
+
+def params_of(model) -> dict[str, np.ndarray]:
+    """The reference's view of a torch model: its state_dict as NumPy arrays."""
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def random_batch(config, lengths: list[int], seed: int = 0, pairs: bool = False):
+    """Token ids (B, T) padded on the right to max(lengths), with the matching mask and segments."""
+    g = torch.Generator().manual_seed(seed)
+    B, T = len(lengths), max(lengths)
+    input_ids = torch.randint(1, config.vocab_size, (B, T), generator=g)
+    mask = (torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]).long()
+    input_ids = input_ids * mask  # pad id 0 after each sentence
+    token_type_ids = (torch.arange(T)[None, :] >= torch.tensor(lengths)[:, None] // 2).long() * mask
+    if not pairs:
+        token_type_ids = torch.zeros_like(input_ids)
+    return input_ids, mask, token_type_ids

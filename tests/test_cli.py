@@ -1,0 +1,61 @@
+"""The `minisbert` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from helpers import assert_close
+
+from minisbert.cli import main
+
+
+def run(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "minisbert", *args], input=stdin, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_encode_to_npy(tmp_path, encoder):
+    out = tmp_path / "v.npy"
+    assert main(["encode", "A man is eating.", "The sky is blue.", "-o", str(out)]) == 0
+    assert_close(np.load(out), encoder.encode(["A man is eating.", "The sky is blue."]), "fp32_model")
+
+
+def test_encode_from_file_and_stdin_print(tmp_path, encoder):
+    path = tmp_path / "sentences.txt"
+    path.write_text("first line\nsecond line\n", encoding="utf-8")
+    from_file = run("encode", "--file", str(path))
+    from_stdin = run("encode", stdin="first line\nsecond line\n")
+    assert from_file.returncode == 0, from_file.stderr
+    printed = np.loadtxt(from_file.stdout.splitlines())
+    assert printed.shape == (2, 384)
+    assert_close(printed, encoder.encode(["first line", "second line"]), "fp32_op")  # printed with 6 decimals
+    assert from_stdin.stdout == from_file.stdout
+
+
+def test_similarity_prints_a_matrix(capsys):
+    assert main(["similarity", "A man is eating food.", "A man eats something.", "The sky is blue."]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    first = [float(v) for v in lines[1].split()[-3:]]
+    assert first[0] == 1.0 and first[1] > 0.8 and first[2] < 0.2
+
+
+def test_info(capsys, model_folder):
+    assert main(["info", str(model_folder)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["parameters"] == 22_713_216
+    assert (info["pooling"], info["normalize"], info["max_seq_length"]) == (["mean"], True, 256)
+    assert info["config"]["num_hidden_layers"] == 6
+
+
+def test_errors_are_one_clear_line(tmp_path):
+    result = run("info", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"minisbert info: error: model folder not found: {tmp_path / 'nowhere'}"
+    assert run("encode", "--file", str(tmp_path / "none.txt")).stderr.startswith(
+        "minisbert encode: error: sentence file not found"
+    )

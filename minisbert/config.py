@@ -37,12 +37,18 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
     pad_token_id: int = 0
     initializer_range: float = 0.02
+    position_embedding_type: str = "absolute"  # BERT's learned positions 0..T-1
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be a multiple of "
                 f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.position_embedding_type != "absolute":
+            raise ValueError(
+                f"position_embedding_type {self.position_embedding_type!r} is not supported; "
+                "minisbert implements BERT's learned absolute positions"
             )
         if self.hidden_act not in SUPPORTED_ACTIVATIONS:
             raise ValueError(

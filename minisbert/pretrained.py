@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import logging
 import re
 from pathlib import Path
@@ -43,6 +44,8 @@ IGNORED = [
 ]
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# large checkpoints are split into shards listed by an index: {"weight_map": {key: shard file}}
+INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 
 
 def rename_key(key: str) -> str:
@@ -68,7 +71,29 @@ def read_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
         path = folder / name
         if path.is_file():
             return read_weight_file(path)
-    raise FileNotFoundError(f"{folder} holds no weights: looked for {' or '.join(WEIGHT_FILES)}")
+    for name in INDEX_FILES:
+        if (folder / name).is_file():
+            return read_sharded(folder / name)
+    raise FileNotFoundError(
+        f"{folder} holds no weights: looked for {' or '.join(WEIGHT_FILES + INDEX_FILES)}"
+    )
+
+
+def read_sharded(index_path: Path) -> dict[str, torch.Tensor]:
+    """All the tensors of a sharded checkpoint, shard by shard."""
+    try:
+        shards = sorted(set(json.loads(index_path.read_text(encoding="utf-8"))["weight_map"].values()))
+    except (json.JSONDecodeError, KeyError, AttributeError) as err:
+        raise ValueError(f"{index_path} is not a valid shard index: {err!r}") from None
+    state = {}
+    for shard in shards:
+        path = index_path.parent / shard
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"shard {shard} listed in {index_path.name} is missing from {path.parent}"
+            )
+        state.update(read_weight_file(path))
+    return state
 
 
 def read_weight_file(path: Path) -> dict[str, torch.Tensor]:

@@ -35,9 +35,12 @@ DEFAULT_MAX_LENGTH = 512  # BERT's max_position_embeddings
 
 
 def check_texts(texts, name: str = "texts") -> list[str]:
-    """A list of strings, or a TypeError naming the first item that is not one."""
+    """A list of strings (a single string counts as a list of one), or a TypeError naming the first
+    item that is not a string."""
     if isinstance(texts, str):
-        raise TypeError(f"{name} must be a list of strings; wrap a single string in a list")
+        return [texts]
+    if not hasattr(texts, "__iter__"):
+        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
     texts = list(texts)
     for i, text in enumerate(texts):
         if not isinstance(text, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 
@@ -47,6 +48,29 @@ def test_any_bert_folder_matches_transformers_and_reference(tmp_path, model_fold
             load_params(tmp_path), *(batch[k].numpy() for k in ("input_ids", "attention_mask")), config
         )
         assert_close(ours[mask], expected[mask.numpy()], "fp32_model")
+
+
+def test_sharded_checkpoint(tmp_path, model_folder):
+    """Big models split their weights over shards listed in model.safetensors.index.json."""
+    from safetensors.torch import load_file, save_file
+
+    make_bert_folder(tmp_path / "whole", model_folder)
+    state = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    keys = sorted(state)
+    shards = {"model-00001-of-00002.safetensors": keys[::2], "model-00002-of-00002.safetensors": keys[1::2]}
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    (folder / "config.json").write_bytes((tmp_path / "whole" / "config.json").read_bytes())
+    for name, shard_keys in shards.items():
+        save_file({k: state[k] for k in shard_keys}, str(folder / name))
+    weight_map = {k: name for name, shard_keys in shards.items() for k in shard_keys}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    whole, sharded = BertModel.from_pretrained(tmp_path / "whole"), BertModel.from_pretrained(folder)
+    ids = torch.tensor([[101, 7592, 102]])
+    assert torch.equal(whole(ids), sharded(ids))
+    (folder / "model-00002-of-00002.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="shard model-00002-of-00002.safetensors listed in"):
+        BertModel.from_pretrained(folder)
 
 
 def test_pooler_is_kept_when_the_checkpoint_has_one(tmp_path, model_folder):
@@ -104,6 +128,14 @@ def test_unknown_key_is_named(tmp_path, model_folder):
     state["decoder.layers.0.weight"] = torch.zeros(2)
     save_weights(state, tmp_path, "safetensors")
     with pytest.raises(KeyError, match="'decoder.layers.0.weight' matches no weight"):
+        BertModel.from_pretrained(tmp_path)
+
+
+def test_relative_positions_are_refused(tmp_path, model_folder):
+    make_bert_folder(tmp_path, model_folder)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "position_embedding_type": "relative_key"}))
+    with pytest.raises(ValueError, match="position_embedding_type 'relative_key' is not supported"):
         BertModel.from_pretrained(tmp_path)
 
 

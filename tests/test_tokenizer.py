@@ -122,13 +122,18 @@ def test_empty_batch(tokenizer):
     [
         (["fine", 3, "fine"], r"texts\[1\] is int"),
         (["fine", None], r"texts\[1\] is NoneType"),
-        ("a single string", "list of strings"),
+        (42, "list of strings, got int"),
     ],
-    ids=["int", "none", "bare-string"],
+    ids=["int", "none", "not-a-list"],
 )
 def test_bad_texts_name_the_problem(tokenizer, texts, message):
     with pytest.raises(TypeError, match=message):
         tokenizer(texts)
+
+
+def test_a_single_string_is_a_batch_of_one(tokenizer):
+    assert tokenizer("Hello there")["input_ids"].tolist() == tokenizer(["Hello there"])["input_ids"].tolist()
+    assert tokenizer("A", pairs="B")["token_type_ids"].tolist() == [[0, 0, 0, 1, 1]]
 
 
 def test_pairs_must_match_texts(tokenizer):

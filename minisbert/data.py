@@ -1,28 +1,61 @@
-"""Reading sentence-pair data sets from a path: the STS benchmark.
+"""Reading sentence-pair data sets from a path, deriving triplets, and batching them for training.
 
 The data are not part of minisbert: point at them with a path, or set `MINISBERT_DATA` to the
-folder that holds `stsbenchmark/` (e.g. `../shared/data`).
+folder that holds `stsbenchmark/` and `sick/` (e.g. `../shared/data`).
 
-STS benchmark format (Cer et al., SemEval-2017): tab-separated, no header, no quoting,
-`genre  file  year  id  score  sentence1  sentence2  [extra columns]`, score from 0 to 5.
+- STS benchmark (Cer et al., SemEval-2017): tab-separated, no header, no quoting,
+  `genre  file  year  id  score  sentence1  sentence2  [extra columns]`, score from 0 to 5.
+- SICK (Marelli et al., LREC 2014): a header line, then
+  `pair_ID  sentence_A  sentence_B  relatedness_score  entailment_judgment`.
+  This copy has no split; `split_sick` makes one from pair_ID: id % 10 == 0 is test,
+  id % 10 == 1 is dev, the rest (80%) is train.
 """
 
 from __future__ import annotations
 
 import os
+import random
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 DATA_ENV = "MINISBERT_DATA"
+SICK_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")  # label ids 0, 1, 2
 
 
 @dataclass(frozen=True)
 class ScoredPair:
-    """Two sentences and a gold similarity score (0 to 5 for STS)."""
+    """Two sentences and a gold similarity score (0 to 5 for STS, 1 to 5 for SICK)."""
 
     sentence1: str
     sentence2: str
     score: float
+
+
+@dataclass(frozen=True)
+class LabeledPair:
+    """A SICK pair: its id, the sentences, the relatedness (1 to 5) and the entailment label id."""
+
+    pair_id: int
+    sentence1: str
+    sentence2: str
+    score: float
+    label: int
+
+
+@dataclass(frozen=True)
+class Triplet:
+    """An anchor, a sentence that means the same (positive) and one that does not (negative)."""
+
+    anchor: str
+    positive: str
+    negative: str
+
+
+# ---------------------------------------------------------------------------------------------
+# reading files
 
 
 def data_path(path: str | Path) -> Path:
@@ -37,25 +70,158 @@ def data_path(path: str | Path) -> Path:
     raise FileNotFoundError(f"data file not found: {path}{hint}")
 
 
-def read_sts(path: str | Path) -> list[ScoredPair]:
-    """The pairs of an STS benchmark file such as `stsbenchmark/sts-test.csv`.
-
-    Lines are split on tabs, never parsed as CSV: sentences hold unbalanced quotes.
-    """
-    path = data_path(path)
-    pairs = []
+def read_fields(path: Path, min_fields: int, skip_header: bool = False):
+    """(line number, tab-separated fields) of each line; lines are never parsed as CSV, because
+    sentences hold unbalanced quotes."""
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
+            if skip_header and number == 1:
+                continue
             fields = line.rstrip("\n").split("\t")
-            if len(fields) < 7:
+            if len(fields) < min_fields:
                 raise ValueError(
-                    f"{path}, line {number}: expected at least 7 tab-separated fields, got {len(fields)}"
+                    f"{path}, line {number}: expected at least {min_fields} tab-separated fields, "
+                    f"got {len(fields)}"
                 )
-            try:
-                score = float(fields[4])
-            except ValueError:
-                raise ValueError(f"{path}, line {number}: score {fields[4]!r} is not a number") from None
-            pairs.append(ScoredPair(fields[5], fields[6], score))
+            yield number, fields
+
+
+def parse(value: str, kind, what: str, path: Path, number: int):
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{path}, line {number}: {what} {value!r} is not a valid {kind.__name__}") from None
+
+
+def read_sts(path: str | Path) -> list[ScoredPair]:
+    """The pairs of an STS benchmark file such as `stsbenchmark/sts-test.csv`."""
+    path = data_path(path)
+    pairs = [
+        ScoredPair(fields[5], fields[6], parse(fields[4], float, "score", path, number))
+        for number, fields in read_fields(path, 7)
+    ]
     if not pairs:
         raise ValueError(f"{path} holds no sentence pairs")
     return pairs
+
+
+def read_sick(path: str | Path) -> list[LabeledPair]:
+    """The pairs of `sick/SICK.txt`, labels as ids into SICK_LABELS."""
+    path = data_path(path)
+    pairs = []
+    for number, fields in read_fields(path, 5, skip_header=True):
+        if fields[4] not in SICK_LABELS:
+            raise ValueError(
+                f"{path}, line {number}: label {fields[4]!r} is not one of {', '.join(SICK_LABELS)}"
+            )
+        pair_id = parse(fields[0], int, "pair_ID", path, number)
+        score = parse(fields[3], float, "relatedness_score", path, number)
+        pairs.append(LabeledPair(pair_id, fields[1], fields[2], score, SICK_LABELS.index(fields[4])))
+    if not pairs:
+        raise ValueError(f"{path} holds no sentence pairs")
+    return pairs
+
+
+def split_sick(pairs: list[LabeledPair]) -> dict[str, list[LabeledPair]]:
+    """The documented split: pair_ID % 10 == 0 → test, == 1 → dev, otherwise train."""
+    splits = {"train": [], "dev": [], "test": []}
+    for pair in pairs:
+        splits["test" if pair.pair_id % 10 == 0 else "dev" if pair.pair_id % 10 == 1 else "train"].append(
+            pair
+        )
+    return splits
+
+
+# ---------------------------------------------------------------------------------------------
+# triplets
+
+
+def sick_triplets(pairs: list[LabeledPair]) -> dict[str, list[Triplet]]:
+    """Hard triplets from SICK, split by anchor: {"train": [...], "dev": [...], "test": [...]}.
+
+    For every sentence A with an ENTAILMENT partner and a CONTRADICTION partner (a pair with A on
+    either side), one triplet per entailed sentence B: (A, B, C), where C contradicts A (the
+    contradicting partners are taken in turn). SICK's contradictions are mostly negations
+    ("There is no man playing a guitar"), close in wording to A: hard negatives.
+
+    The split follows `split_sick`'s rule applied to the smallest pair_ID of the anchor, so every
+    triplet of one anchor lands in one split. With the full SICK: 926 train, 87 dev, 96 test.
+    """
+    entailed, contradicting = defaultdict(list), defaultdict(list)
+    first_id = {}
+    for p in pairs:
+        for s in (p.sentence1, p.sentence2):
+            first_id[s] = min(first_id.get(s, p.pair_id), p.pair_id)
+        if SICK_LABELS[p.label] == "ENTAILMENT":
+            entailed[p.sentence1].append(p.sentence2)
+        elif SICK_LABELS[p.label] == "CONTRADICTION":
+            contradicting[p.sentence1].append(p.sentence2)
+            contradicting[p.sentence2].append(p.sentence1)
+    splits = {"train": [], "dev": [], "test": []}
+    for anchor, positives in entailed.items():
+        negatives = contradicting.get(anchor)
+        if not negatives:
+            continue
+        split = "test" if first_id[anchor] % 10 == 0 else "dev" if first_id[anchor] % 10 == 1 else "train"
+        for i, positive in enumerate(positives):
+            splits[split].append(Triplet(anchor, positive, negatives[i % len(negatives)]))
+    return splits
+
+
+def sts_triplets(pairs: list[ScoredPair], seed: int = 0, positive_score: float = 4.0) -> list[Triplet]:
+    """One triplet per STS pair scored at least `positive_score` (of 5): anchor sentence1, positive
+    sentence2, and as the negative a random sentence of another pair, drawn with `seed`."""
+    sentences = sorted({s for p in pairs for s in (p.sentence1, p.sentence2)})
+    rng = random.Random(seed)
+    return [
+        Triplet(p.sentence1, p.sentence2, random_other(rng, sentences, {p.sentence1, p.sentence2}))
+        for p in pairs
+        if p.score >= positive_score
+    ]
+
+
+def random_other(rng: random.Random, sentences: list[str], exclude: set[str]) -> str:
+    while True:
+        s = rng.choice(sentences)
+        if s not in exclude:
+            return s
+
+
+# ---------------------------------------------------------------------------------------------
+# batching for training
+
+
+class TokenizedColumns:
+    """Training examples as text columns, tokenized once; batches are padded to their own longest.
+
+    `columns` holds one list of texts per input of the loss: [sentence1s, sentence2s] for pairs,
+    [anchors, positives, negatives] for triplets. `targets` is a tensor (N,) of scores or label
+    ids, or None when the loss needs none (triplet, MNRL).
+    """
+
+    def __init__(self, tokenizer, columns: list[list[str]], targets=None, max_length: int | None = None):
+        lengths = {len(c) for c in columns}
+        if len(lengths) != 1:
+            raise ValueError(f"all columns must have the same number of texts, got {sorted(lengths)}")
+        self.tokenizer = tokenizer
+        self.columns = [tokenizer.encode(c, max_length=max_length) for c in columns]
+        self.targets = None if targets is None else torch.as_tensor(targets)
+        if self.targets is not None and len(self.targets) != len(self):
+            raise ValueError(f"{len(self.targets)} targets for {len(self)} examples")
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def num_batches(self, batch_size: int) -> int:
+        return len(self) // batch_size  # the last, smaller batch is dropped, as a fixed batch size wants
+
+    def batch(self, rows) -> tuple[list[dict[str, torch.Tensor]], torch.Tensor | None]:
+        """The padded inputs of each column for these rows, and their targets."""
+        inputs = [self.tokenizer.pad([column[i] for i in rows]) for column in self.columns]
+        return inputs, None if self.targets is None else self.targets[rows]
+
+    def order(self, seed: int, epoch: int) -> list[int]:
+        """The shuffled order of examples in an epoch: a function of (seed, epoch) only, so that a
+        resumed run visits the examples in the same order as an uninterrupted one."""
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return torch.randperm(len(self), generator=g).tolist()

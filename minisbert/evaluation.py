@@ -1,18 +1,29 @@
-"""Evaluating sentence embeddings on semantic textual similarity (STS).
+"""Evaluating sentence embeddings: STS correlation, classification accuracy, triplet accuracy and
+retrieval.
 
 Source: Reimers & Gurevych, "Sentence-BERT" (EMNLP 2019), section 4.1: "we compute the cosine-
 similarity between the sentence embeddings [and] the Spearman's rank correlation between the
-cosine-similarity of the sentence pairs and the gold labels".
+cosine-similarity of the sentence pairs and the gold labels". As sentence-transformers does, the
+STS evaluation also reports Euclidean, Manhattan and dot-product scores.
 
 Spearman's ρ is Pearson's r of the ranks; tied values share the mean of their ranks, as in
 `scipy.stats.spearmanr`.
+
+Each evaluator is a callable `evaluator(encoder) -> dict of metrics` with a `main` metric name,
+which is what `training.fit` calls every N steps.
+
+Shapes: N pairs or queries, M corpus texts, D embedding size.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from .data import ScoredPair
+from .data import LabeledPair, ScoredPair, Triplet
+
+# ---------------------------------------------------------------------------------------------
+# correlation
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -41,14 +52,128 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return pearson(rank(x), rank(y))
 
 
-def evaluate_sts(encoder, pairs: list[ScoredPair], batch_size: int = 32) -> dict[str, float]:
-    """Spearman and Pearson correlation between cosine similarity and the gold scores."""
-    a = encoder.encode([p.sentence1 for p in pairs], batch_size=batch_size, normalize=True)  # (N, D)
-    b = encoder.encode([p.sentence2 for p in pairs], batch_size=batch_size, normalize=True)  # (N, D)
-    cosine = (a.astype(np.float64) * b).sum(axis=1)  # (N,)
-    gold = np.array([p.score for p in pairs])
+# ---------------------------------------------------------------------------------------------
+# pair scores
+
+
+def pair_scores(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+    """Similarity of each row pair (a_i, b_i) four ways; distances are negated so higher = closer."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     return {
-        "spearman_cosine": spearman(cosine, gold),
-        "pearson_cosine": pearson(cosine, gold),
-        "pairs": len(pairs),
+        "cosine": (a * b).sum(1) / np.maximum(norms, 1e-12),
+        "euclidean": -np.linalg.norm(a - b, axis=1),
+        "manhattan": -np.abs(a - b).sum(1),
+        "dot": (a * b).sum(1),
     }
+
+
+def encode_pairs(
+    encoder, first: list[str], second: list[str], batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embed both sides in one call, so that each distinct sentence is encoded once per side."""
+    embeddings = encoder.encode(first + second, batch_size=batch_size)  # (2N, D)
+    return embeddings[: len(first)], embeddings[len(first) :]
+
+
+def evaluate_sts(encoder, pairs: list[ScoredPair], batch_size: int = 32) -> dict[str, float]:
+    """Spearman and Pearson correlation between each similarity and the gold scores."""
+    a, b = encode_pairs(encoder, [p.sentence1 for p in pairs], [p.sentence2 for p in pairs], batch_size)
+    gold = np.array([p.score for p in pairs])
+    result = {}
+    for name, scores in pair_scores(a, b).items():
+        result[f"spearman_{name}"] = spearman(scores, gold)
+        result[f"pearson_{name}"] = pearson(scores, gold)
+    return result
+
+
+class STSEvaluator:
+    """Spearman of cosine similarity on an STS-style set of scored pairs."""
+
+    main = "spearman_cosine"
+
+    def __init__(self, pairs: list[ScoredPair], batch_size: int = 32):
+        self.pairs, self.batch_size = pairs, batch_size
+
+    def __call__(self, encoder) -> dict[str, float]:
+        return evaluate_sts(encoder, self.pairs, self.batch_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# classification and triplets
+
+
+def evaluate_classification(
+    encoder, head, pairs: list[LabeledPair], batch_size: int = 32
+) -> dict[str, float]:
+    """Accuracy of a SoftmaxLoss head: argmax_k W (u, v, |u−v|) against the gold label."""
+    u, v = encode_pairs(encoder, [p.sentence1 for p in pairs], [p.sentence2 for p in pairs], batch_size)
+    param = next(head.parameters())
+    with torch.inference_mode():
+        logits = head.logits(*(torch.as_tensor(x, dtype=param.dtype, device=param.device) for x in (u, v)))
+    predicted = logits.argmax(-1).cpu().numpy()
+    return {"accuracy": float((predicted == np.array([p.label for p in pairs])).mean())}
+
+
+class ClassificationEvaluator:
+    main = "accuracy"
+
+    def __init__(self, pairs: list[LabeledPair], head, batch_size: int = 32):
+        self.pairs, self.head, self.batch_size = pairs, head, batch_size
+
+    def __call__(self, encoder) -> dict[str, float]:
+        return evaluate_classification(encoder, self.head, self.pairs, self.batch_size)
+
+
+def evaluate_triplets(encoder, triplets: list[Triplet], distance: str = "euclidean", batch_size: int = 32):
+    """Triplet accuracy: the fraction with d(anchor, positive) < d(anchor, negative)."""
+    from .losses import DISTANCES
+
+    texts = [t.anchor for t in triplets] + [t.positive for t in triplets] + [t.negative for t in triplets]
+    e = torch.as_tensor(encoder.encode(texts, batch_size=batch_size), dtype=torch.float64)  # (3N, D)
+    a, p, n = e.chunk(3)
+    d = DISTANCES[distance]
+    return {"accuracy": float((d(a, p) < d(a, n)).double().mean())}
+
+
+class TripletEvaluator:
+    main = "accuracy"
+
+    def __init__(self, triplets: list[Triplet], distance: str = "euclidean", batch_size: int = 32):
+        self.triplets, self.distance, self.batch_size = triplets, distance, batch_size
+
+    def __call__(self, encoder) -> dict[str, float]:
+        return evaluate_triplets(encoder, self.triplets, self.distance, self.batch_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# retrieval
+
+
+def retrieval_metrics(scores: np.ndarray, relevant: list[set[int]], ks=(1, 5, 10)) -> dict[str, float]:
+    """recall@k and MRR from a (N, M) query × corpus score matrix.
+
+    recall@k: the share of a query's relevant documents among its k best, averaged over queries.
+    MRR: the mean of 1 / rank of the first relevant document (rank 1 = best score).
+    Example: relevant {2}, scores ranking documents 0, 2, 1 → recall@1 = 0, recall@5 = 1, MRR = 1/2.
+    """
+    if len(relevant) != len(scores):
+        raise ValueError(f"{len(scores)} queries but {len(relevant)} sets of relevant documents")
+    order = np.argsort(-scores, axis=1, kind="stable")  # (N, M), best first
+    result = {f"recall@{k}": 0.0 for k in ks} | {"mrr": 0.0}
+    for ranking, rel in zip(order, relevant, strict=True):
+        hits = np.isin(ranking, list(rel))  # (M,)
+        for k in ks:
+            result[f"recall@{k}"] += hits[:k].sum() / max(len(rel), 1)
+        first = np.flatnonzero(hits)
+        result["mrr"] += 1.0 / (first[0] + 1) if len(first) else 0.0
+    return {name: float(value / len(relevant)) for name, value in result.items()}
+
+
+def evaluate_retrieval(
+    encoder, queries: list[str], corpus: list[str], relevant: list[set[int]], ks=(1, 5, 10)
+):
+    """Embed queries and corpus, rank the corpus by cosine similarity for each query."""
+    q = encoder.encode(queries, normalize=True)  # (N, D)
+    c = encoder.encode(corpus, normalize=True)  # (M, D)
+    return retrieval_metrics(q @ c.T, relevant, ks)

@@ -14,7 +14,10 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -212,3 +215,95 @@ def file_sha256(path: str, size: int, mtime_ns: int) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# saving a sentence encoder as a standard folder
+
+
+def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) -> Path:
+    """Write `encoder` as a folder that both minisbert and sentence-transformers load:
+
+        config.json, model.safetensors (Hugging Face key names), tokenizer.json, vocab.txt,
+        tokenizer_config.json, special_tokens_map.json, modules.json, sentence_bert_config.json,
+        1_Pooling/config.json, and 2_Normalize/ when the encoder normalises.
+
+    The files are written into a temporary folder beside `folder`, which then takes its place, so
+    a crash never leaves a half-written model. A `folder` that exists and is not empty is only
+    replaced with `overwrite=True`.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise FileExistsError(f"{folder} exists and is not empty; pass overwrite=True to replace it")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        write_model_files(encoder, tmp)
+        replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def write_model_files(encoder, folder: Path) -> None:
+    from safetensors.torch import save_file
+
+    model, tokenizer = encoder.model, encoder.tokenizer
+    write_json(folder / "config.json", model.config.to_dict())
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    tokenizer.save(folder)
+    specials = {
+        "unk_token": "[UNK]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "cls_token": "[CLS]",
+        "mask_token": "[MASK]",
+    }
+    write_json(folder / "special_tokens_map.json", specials)
+    write_json(
+        folder / "tokenizer_config.json",
+        {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": getattr(tokenizer.tokenizer.normalizer, "lowercase", True),
+            "model_max_length": encoder.max_seq_length,
+            **specials,
+        },
+    )
+    write_json(
+        folder / "sentence_bert_config.json",
+        {"max_seq_length": encoder.max_seq_length, "do_lower_case": False},
+    )
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling")] + (
+        [("2_Normalize", "Normalize")] if encoder.normalize else []
+    )
+    write_json(
+        folder / "modules.json",
+        [
+            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+            for i, (path, kind) in enumerate(modules)
+        ],
+    )
+    write_json(folder / "1_Pooling" / "config.json", encoder.pooling.to_dict())
+    if encoder.normalize:
+        write_json(folder / "2_Normalize" / "config.json", {})
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put `new` where `target` is. A rename is atomic: `target` is always either whole-old or
+    whole-new; an old `target` is moved aside first and removed last."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, old)
+    os.rename(new, target)
+    if old is not None:
+        shutil.rmtree(old)

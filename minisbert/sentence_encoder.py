@@ -14,6 +14,7 @@ Shapes: N sentences, B batch, T tokens, C hidden size, D = C × number of poolin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .model import BertModel
 from .pooling import PoolingConfig, l2_normalize, pool
-from .pretrained import default_model_folder, load_bert_model
+from .pretrained import default_model_folder, load_bert_model, save_sentence_encoder
 from .tokenizer import WordPieceTokenizer, check_texts, read_json
 
 PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
@@ -46,7 +47,7 @@ class SentenceEncoder(nn.Module):
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
-        self.pooling = pooling
+        self.pooling = dataclasses.replace(pooling, dimension=pooling.dimension or model.config.hidden_size)
         self.normalize = normalize
         self.max_seq_length = min(
             max_seq_length or tokenizer.max_length, model.config.max_position_embeddings
@@ -91,6 +92,10 @@ class SentenceEncoder(nn.Module):
             max_seq_length=sbert.get("max_seq_length"),
         )
         return encoder.to(device or "cpu").eval()  # like a published model: dropout off until .train()
+
+    def save_pretrained(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write a standard sentence-transformers folder (see `pretrained.save_sentence_encoder`)."""
+        return save_sentence_encoder(self, folder, overwrite=overwrite)
 
     # -- the differentiable forward, used for training -------------------------------------------
 

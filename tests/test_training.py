@@ -1,0 +1,218 @@
+"""The training loop on a tiny encoder: determinism, resuming, checkpoints, NaN, schedule, logs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from helpers import assert_close
+
+from minisbert import BertModel, SentenceEncoder, WordPieceTokenizer, preset
+from minisbert.data import TokenizedColumns
+from minisbert.losses import CosineSimilarityLoss, SoftmaxLoss
+from minisbert.training import Objective, TrainingConfig, build_optimizer, fit, warmup_then_linear_decay
+
+SENTENCES = [
+    "A man is playing a guitar.",
+    "A woman is slicing an onion.",
+    "Two dogs run in the park.",
+    "The stock market fell today.",
+    "A child is reading a book.",
+    "Someone is cooking pasta.",
+    "The sun is shining.",
+    "It is raining heavily.",
+    "A cat sleeps on the sofa.",
+    "People are dancing.",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(model_folder):
+    return WordPieceTokenizer.from_pretrained(model_folder)
+
+
+def tiny_encoder(tokenizer, seed: int = 0) -> SentenceEncoder:
+    """A 2-layer BERT with the real vocabulary and dropout on, so that the random state matters."""
+    torch.manual_seed(seed)
+    config = preset(
+        "tiny", vocab_size=tokenizer.vocab_size, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1
+    )
+    return SentenceEncoder(BertModel(config), tokenizer, max_seq_length=32)
+
+
+def objectives(tokenizer, seed: int = 0):
+    """A regression and a classification objective over 40 made-up pairs."""
+    g = torch.Generator().manual_seed(seed)
+    first = [SENTENCES[i % 10] for i in range(40)]
+    second = [SENTENCES[(i * 7 + 3) % 10] for i in range(40)]
+    scores = torch.rand(40, generator=g).tolist()
+    labels = torch.randint(0, 3, (40,), generator=g).tolist()
+    torch.manual_seed(seed)
+    return [
+        Objective("regression", TokenizedColumns(tokenizer, [first, second], scores), CosineSimilarityLoss()),
+        Objective("classification", TokenizedColumns(tokenizer, [first, second], labels), SoftmaxLoss(32, 3)),
+    ]
+
+
+CONFIG = TrainingConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=1e-2, checkpoint_every=3, seed=7)
+
+
+def weights(encoder, objs) -> dict[str, torch.Tensor]:
+    state = {f"encoder.{k}": v.clone() for k, v in encoder.state_dict().items()}
+    for o in objs:
+        state |= {f"{o.name}.{k}": v.clone() for k, v in o.loss.state_dict().items()}
+    return state
+
+
+def train(tokenizer, folder=None, **kwargs):
+    encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)
+    log = fit(encoder, objs, kwargs.pop("config", CONFIG), output_dir=folder, **kwargs)
+    return encoder, objs, log
+
+
+def test_two_runs_with_the_same_seed_give_identical_weights(tokenizer):
+    a, objs_a, log = train(tokenizer)
+    b, objs_b, _ = train(tokenizer)
+    assert len(log["train"]) == 10  # 2 epochs × 5 batches of 8
+    wa, wb = weights(a, objs_a), weights(b, objs_b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    c, objs_c, _ = train(tokenizer, config=TrainingConfig(**{**CONFIG.__dict__, "seed": 8}))
+    assert not torch.equal(
+        wa["encoder.model.embeddings.word_embeddings.weight"],
+        weights(c, objs_c)["encoder.model.embeddings.word_embeddings.weight"],
+    )
+
+
+def test_resumed_run_ends_with_the_same_weights(tokenizer, tmp_path):
+    """Stop after step 4 (the last checkpoint is at step 3; step 4 is lost as in a crash),
+    resume in a fresh process state, and end where an uninterrupted run ends."""
+    whole, objs_whole, log_whole = train(tokenizer, tmp_path / "whole")
+    train(tokenizer, tmp_path / "resumed", stop_after=4)
+    assert (tmp_path / "resumed" / "checkpoints" / "latest").read_text().strip() == "step-0000003"
+    assert not (tmp_path / "resumed" / "model").exists()
+    torch.manual_seed(12345)  # a different global random state: resume must restore its own
+    resumed, objs_resumed, log_resumed = train(tokenizer, tmp_path / "resumed", resume=True)
+    w1, w2 = weights(whole, objs_whole), weights(resumed, objs_resumed)
+    for k in w1:
+        assert_close(w2[k], w1[k], "fp32_op")
+    losses = [
+        [e["loss"][name] for e in log["train"]]
+        for log in (log_resumed, log_whole)
+        for name in log["objectives"]
+    ]
+    assert_close(losses[:2], losses[2:], "fp32_op")
+
+
+def test_run_folder_holds_model_log_and_plots(tokenizer, tmp_path):
+    encoder, _, _ = train(tokenizer, tmp_path / "run", evaluator=lambda enc: {"score": 0.5})
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"model", "checkpoints", "log.json", "loss.png", "dev_metric.png"} <= files
+    log = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert [e["step"] for e in log["eval"]] == [5, 10]  # the end of each epoch
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step-*")) == ["step-0000010"]
+    reloaded = SentenceEncoder.from_pretrained(tmp_path / "run" / "model")
+    assert_close(reloaded.encode(SENTENCES), encoder.encode(SENTENCES), "fp32_op")
+
+
+def test_an_existing_run_is_never_overwritten(tokenizer, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        train(tokenizer, tmp_path / "run")
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+
+
+def test_resume_needs_a_checkpoint_and_the_same_settings(tokenizer, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume from"):
+        train(tokenizer, tmp_path / "none", resume=True)
+    train(tokenizer, tmp_path / "run", stop_after=3)
+    with pytest.raises(ValueError, match="made with other settings"):
+        train(
+            tokenizer, tmp_path / "run", resume=True, config=TrainingConfig(**{**CONFIG.__dict__, "lr": 5e-4})
+        )
+
+
+class NaNAfter(CosineSimilarityLoss):
+    """A regression loss that turns NaN from its `n`-th call on."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.calls, self.n = 0, n
+
+    def forward(self, u, v, scores):
+        self.calls += 1
+        loss = super().forward(u, v, scores)
+        return loss * float("nan") if self.calls >= self.n else loss
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_checkpoint(tokenizer, tmp_path):
+    encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)[:1]
+    objs[0].loss = NaNAfter(5)
+    with pytest.raises(FloatingPointError, match=r"regression loss is nan at step 5: .*step-0000003"):
+        fit(encoder, objs, CONFIG, output_dir=tmp_path)
+    state = torch.load(tmp_path / "checkpoints" / "step-0000003" / "trainer_state.pt", weights_only=True)
+    assert state["step"] == 3
+    assert SentenceEncoder.from_pretrained(tmp_path / "checkpoints" / "step-0000003" / "model").encode(
+        ["x"]
+    ).shape == (1, 32)
+
+
+def test_crash_while_writing_a_checkpoint_keeps_the_last_good_one(tokenizer, tmp_path, monkeypatch):
+    train(tokenizer, tmp_path, stop_after=3)
+    real_save = torch.save
+
+    def crash(obj, path, *a, **k):
+        real_save(obj, path, *a, **k)
+        raise KeyboardInterrupt("power cut while writing")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(tokenizer, tmp_path, resume=True)
+    monkeypatch.undo()
+    folder = tmp_path / "checkpoints"
+    assert (folder / "latest").read_text().strip() == "step-0000003"
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
+        "latest",
+        "step-0000003",
+    ]
+    train(tokenizer, tmp_path, resume=True)  # and the run goes on from there
+
+
+def test_warmup_then_linear_decay():
+    """10 steps, 2 of warm-up: 0, 0.5, then 1 falling linearly to 0 at step 10."""
+    f = warmup_then_linear_decay(2, 10)
+    assert [f(s) for s in range(11)] == pytest.approx(
+        [0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 4 / 8, 3 / 8, 2 / 8, 1 / 8, 0]
+    )
+
+
+def test_optimizer_groups(tokenizer):
+    encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)
+    optimizer = build_optimizer(encoder, objs, CONFIG)
+    decayed, plain, heads = optimizer.param_groups
+    names = {id(p): n for n, p in encoder.named_parameters()}
+    assert all(not names[id(p)].endswith(("bias", "LayerNorm.weight")) for p in decayed["params"])
+    assert all(names[id(p)].endswith(("bias", "LayerNorm.weight")) for p in plain["params"])
+    assert plain["weight_decay"] == 0.0
+    assert heads["lr"] == 1e-2 and decayed["lr"] == 1e-3
+    assert len(heads["params"]) == 2  # the classifier's weight and bias
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(batch_size=0), "batch_size must be at least 1"),
+        (dict(warmup_ratio=1.5), "warmup_ratio"),
+        (dict(lr=0), "learning rates must be positive"),
+    ],
+)
+def test_bad_training_config(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**overrides)
+
+
+def test_too_little_data_for_one_batch(tokenizer):
+    objs = objectives(tokenizer)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        fit(tiny_encoder(tokenizer), objs, TrainingConfig(batch_size=64))

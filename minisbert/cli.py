@@ -110,7 +110,7 @@ def cmd_train(args) -> None:
     import torch
 
     from .recipes import build_recipe
-    from .training import TrainingConfig, fit
+    from .training import TrainingConfig, atomic_write_text, check_output_dir, fit
 
     config = TrainingConfig(
         epochs=args.epochs,
@@ -124,30 +124,26 @@ def cmd_train(args) -> None:
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
     )
+    output = Path(args.output)
+    check_output_dir(output, args.resume)  # before any slow work
     torch.manual_seed(args.seed)  # the classifier head is initialised while the recipe is built
     encoder = load_encoder(args)
     options = {"margin": args.margin, "distance": args.distance, "scale": args.scale}
     recipe = build_recipe(args.objective, args.data, encoder, **options)
-    output = Path(args.output)
-    start = None if args.resume else recipe.test(encoder)
+    notes = None if args.resume else {"test_before": recipe.test(encoder)}
     log = fit(
-        encoder, [recipe.objective], config, output_dir=output, evaluator=recipe.dev, resume=args.resume
+        encoder, [recipe.objective], config, output, evaluator=recipe.dev, resume=args.resume, notes=notes
     )
-    log["test_start"] = log.get("test_start", start)
-    log["test_end"] = recipe.test(encoder)
-    (output / "log.json").write_text(json.dumps(log, indent=1) + "\n", encoding="utf-8")
+    log["test_after"] = recipe.test(encoder)
+    atomic_write_text(output / "log.json", json.dumps(log, indent=1) + "\n")
     main = recipe.test.main
-    print(
-        json.dumps(
-            {
-                "objective": args.objective,
-                "model": str(output / "model"),
-                f"test {main} before": (log["test_start"] or {}).get(main),
-                f"test {main} after": log["test_end"][main],
-            },
-            indent=2,
-        )
-    )
+    summary = {
+        "objective": args.objective,
+        "model": str(output / "model"),
+        f"test {main} before": log["test_before"][main],
+        f"test {main} after": log["test_after"][main],
+    }
+    print(json.dumps(summary, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,6 +130,7 @@ def fit(
     resume: bool = False,
     stop_after: int | None = None,
     show_progress: bool | None = None,
+    notes: dict | None = None,
 ) -> dict:
     """Train `encoder` on the objectives; returns the log (also written to output_dir/log.json).
 
@@ -137,7 +138,8 @@ def fit(
     steps as the smallest objective has full batches. `evaluator(encoder)` returns metrics and runs
     every `eval_every` steps and at the end of each epoch. With `output_dir`, checkpoints go to
     output_dir/checkpoints/ and the final model to output_dir/model/; `resume=True` continues the
-    run from its last checkpoint. `stop_after=N` stops after N steps as if interrupted.
+    run from its last checkpoint. `stop_after=N` stops after N steps as if interrupted. `notes` are
+    extra entries for the log (kept in checkpoints), e.g. test figures before training.
     """
     if not objectives:
         raise ValueError("fit needs at least one objective")
@@ -145,7 +147,7 @@ def fit(
     if resume:
         run.restore()
     else:
-        run.start()
+        run.start(notes)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
     bar = tqdm(
@@ -208,11 +210,9 @@ class Run:
 
     # -- setting up ----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        if self.output_dir is not None and self.output_dir.exists() and any(self.output_dir.iterdir()):
-            raise FileExistsError(
-                f"{self.output_dir} already holds a run; resume it or choose an empty or new folder"
-            )
+    def start(self, notes: dict | None) -> None:
+        check_output_dir(self.output_dir, resume=False)
+        self.log.update(notes or {})
         torch.manual_seed(self.config.seed)  # dropout draws from the global generator
 
     def restore(self) -> None:
@@ -346,6 +346,12 @@ class Run:
         from .plots import plot_training
 
         plot_training(self.log, self.output_dir)
+
+
+def check_output_dir(folder: Path | None, resume: bool) -> None:
+    """A new run needs a new or empty folder: it never writes over what is there."""
+    if folder is not None and not resume and folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(f"{folder} already holds a run; resume it or choose an empty or new folder")
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -59,3 +59,14 @@ def test_errors_are_one_clear_line(tmp_path):
     assert run("encode", "--file", str(tmp_path / "none.txt")).stderr.startswith(
         "minisbert encode: error: sentence file not found"
     )
+
+
+def test_train_refuses_bad_combinations(tmp_path, data_dir):
+    sts = str(data_dir / "stsbenchmark" / "sts-train.csv")
+    result = run("train", "--objective", "classification", "--data", sts, "--output", str(tmp_path / "x"))
+    assert result.returncode == 1
+    assert "classification needs labelled pairs: give SICK.txt, not sts-train.csv" in result.stderr
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    result = run("train", "--objective", "regression", "--data", sts, "--output", str(tmp_path / "busy"))
+    assert "already holds a run" in result.stderr and (tmp_path / "busy" / "keep.txt").read_text() == "mine"

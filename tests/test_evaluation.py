@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from helpers import assert_close
 from scipy import stats
 
-from minisbert.data import read_sts
-from minisbert.evaluation import evaluate_sts, pearson, rank, spearman
+from minisbert.data import LabeledPair, Triplet, read_sts
+from minisbert.evaluation import (
+    evaluate_classification,
+    evaluate_retrieval,
+    evaluate_sts,
+    evaluate_triplets,
+    pearson,
+    rank,
+    retrieval_metrics,
+    spearman,
+)
 
 
 def test_rank_known_answer():
@@ -69,3 +79,48 @@ def test_data_path_uses_environment(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("MINISBERT_DATA", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="nor under"):
         read_sts("stsbenchmark/sts-dev.csv")
+
+
+def test_retrieval_metrics_known_answer():
+    """Query 0: relevant {2}, ranking 0, 2, 1 → recall@1 = 0, recall@2 = 1, reciprocal rank 1/2.
+    Query 1: relevant {0, 1}, ranking 1, 2, 0 → recall@1 = 1/2, recall@2 = 1/2, reciprocal rank 1.
+    Means: recall@1 = 0.25, recall@2 = 0.75, MRR = 0.75."""
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.4]])
+    result = retrieval_metrics(scores, [{2}, {0, 1}], ks=(1, 2))
+    assert result == pytest.approx({"recall@1": 0.25, "recall@2": 0.75, "mrr": 0.75})
+    with pytest.raises(ValueError, match="2 queries but 1 sets"):
+        retrieval_metrics(scores, [{2}])
+
+
+def test_retrieval_on_real_model(encoder):
+    queries = ["How do I cook pasta?", "What is the capital of France?"]
+    corpus = [
+        "Paris is the capital and largest city of France.",
+        "The cat sleeps.",
+        "Boil water, add salt and cook the pasta for ten minutes.",
+    ]
+    result = evaluate_retrieval(encoder, queries, corpus, [{2}, {0}], ks=(1,))
+    assert result == {"recall@1": 1.0, "mrr": 1.0}
+
+
+def test_triplet_accuracy_known_answer():
+    """A fake encoder maps each text to a fixed vector: the first triplet is right, the second wrong."""
+    vectors = {"a": [0.0, 0.0], "near": [1.0, 0.0], "far": [5.0, 0.0]}
+
+    class Fixed:
+        def encode(self, texts, batch_size=32):
+            return np.array([vectors[t] for t in texts], dtype=np.float32)
+
+    triplets = [Triplet("a", "near", "far"), Triplet("a", "far", "near")]
+    assert evaluate_triplets(Fixed(), triplets) == {"accuracy": 0.5}
+
+
+def test_classification_accuracy_counts_argmax(encoder):
+    from minisbert.losses import SoftmaxLoss
+
+    head = SoftmaxLoss(encoder.dimension, 3)
+    torch.nn.init.zeros_(head.classifier.weight)
+    with torch.no_grad():
+        head.classifier.bias.copy_(torch.tensor([0.0, 1.0, 0.0]))  # always predicts label 1
+    pairs = [LabeledPair(i, "a", "b", 3.0, label) for i, label in enumerate([1, 1, 0, 2])]
+    assert evaluate_classification(encoder, head, pairs) == {"accuracy": 0.5}

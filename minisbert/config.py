@@ -70,12 +70,7 @@ class BertConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> BertConfig:
         """Read a Hugging Face `config.json` (a file, or a folder that holds one)."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"no BERT config found: {path} does not exist")
-        values = json.loads(path.read_text(encoding="utf-8"))
+        path, values = read_config_json(path, "BERT config")
         model_type = values.get("model_type", "bert")
         if model_type != "bert":
             raise ValueError(
@@ -86,6 +81,19 @@ class BertConfig:
     def to_dict(self) -> dict:
         """The fields as a dict, with the keys `transformers` expects in a `config.json`."""
         return {"model_type": "bert", "architectures": ["BertModel"], **dataclasses.asdict(self)}
+
+
+def read_config_json(path: str | Path, what: str) -> tuple[Path, dict]:
+    """(file, contents) of a `config.json`, given the file or the folder that holds it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} found: {path} does not exist")
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
 
 
 # Small named presets for tests and tutorials. Dropout is off so that outputs are deterministic.

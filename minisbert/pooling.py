@@ -13,11 +13,12 @@ Shapes: B batch, T tokens, C hidden size; `mask` is (B, T) with 1 for a token an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from .config import read_config_json
 
 # ---------------------------------------------------------------------------------------------
 # the pooling functions
@@ -119,12 +120,7 @@ class PoolingConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> PoolingConfig:
-        path = Path(path)
-        if path.is_dir():
-            path = path / "config.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"no pooling config found: {path} does not exist")
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return cls.from_dict(read_config_json(path, "pooling config")[1])
 
     def to_dict(self) -> dict:
         """The newer sentence-transformers form."""

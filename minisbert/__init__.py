@@ -1,7 +1,7 @@
 """minisbert: Sentence-BERT from scratch, for reading and for real use.
 
 Read the files in this order: config → tokenizer → model → pooling → pretrained →
-sentence_encoder → data → evaluation → cli.
+sentence_encoder → losses → data → training → recipes → evaluation → plots → bench → cli.
 """
 
 from .config import BertConfig, preset

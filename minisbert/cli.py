@@ -172,7 +172,58 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, help="an STS benchmark file (e.g. stsbenchmark/sts-test.csv) or SICK.txt"
     )
     add_train_parser(add)
+    add_bench_parser(add)
     return parser
+
+
+def cmd_bench(args) -> None:
+    import torch
+
+    from . import bench
+    from .data import data_path, read_sts
+    from .pretrained import default_model_folder
+
+    torch.set_num_threads(args.threads)
+    folder = Path(args.model) if args.model else default_model_folder()
+    encoder = load_encoder(args)
+    if args.file:
+        sentences = read_sentences(args)
+    else:
+        pairs = read_sts(data_path(args.data))
+        sentences = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
+    report = {"sentences": len(sentences), "batch_size": args.batch_size, "threads": torch.get_num_threads()}
+    report["encoding"] = bench.encoding_benchmark(
+        encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences
+    )
+    if not args.skip_memory:
+        report["memory"] = bench.memory_benchmark(encoder, sentences, batch_size=args.batch_size)
+    if not args.skip_training:
+        train_pairs = read_sts(data_path(args.train_data))
+        report["training"] = bench.training_benchmark(folder, train_pairs, steps=args.training_steps)
+    print(bench.format_report(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def add_bench_parser(add) -> None:
+    b = add(
+        "bench", cmd_bench, "encoding and training throughput beside the reference and sentence-transformers"
+    )
+    b.set_defaults(sentences=[])
+    b.add_argument("--data", default="stsbenchmark/sts-test.csv", help="STS file whose sentences are encoded")
+    b.add_argument("--file", help="encode these sentences instead (one a line)")
+    b.add_argument(
+        "--train-data", default="stsbenchmark/sts-train.csv", help="STS file for the training benchmark"
+    )
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--rounds", type=int, default=3)
+    b.add_argument(
+        "--reference-sentences", type=int, default=256, help="how many sentences the NumPy reference encodes"
+    )
+    b.add_argument("--training-steps", type=int, default=20)
+    b.add_argument("--skip-training", action="store_true")
+    b.add_argument("--skip-memory", action="store_true")
+    b.add_argument("--json", help="also write the figures to this JSON file")
 
 
 def add_train_parser(add) -> None:

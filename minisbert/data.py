@@ -221,7 +221,11 @@ class TokenizedColumns:
         return inputs, None if self.targets is None else self.targets[rows]
 
     def order(self, seed: int, epoch: int) -> list[int]:
-        """The shuffled order of examples in an epoch: a function of (seed, epoch) only, so that a
-        resumed run visits the examples in the same order as an uninterrupted one."""
-        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        return torch.randperm(len(self), generator=g).tolist()
+        return epoch_order(len(self), seed, epoch)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The shuffled order of n examples in an epoch: a function of (seed, epoch) only, so that a
+    resumed run visits the examples in the same order as an uninterrupted one."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g).tolist()

@@ -1,0 +1,328 @@
+"""Benchmarks: encoding and training throughput of minisbert beside the NumPy reference and
+sentence-transformers, on the same model, sentences, batch size and thread count.
+
+    minisbert bench                           # STS benchmark test sentences, all measurements
+    minisbert bench --file my_sentences.txt --rounds 5 --threads 2
+
+Encoding: each implementation encodes the same sentences in turn, round after round (so that a
+slow moment of the machine hurts all of them alike); the median round is reported as sentences/s
+and tokens/s, with the fraction of the machine's measured matmul limit, the peak memory, and the
+ratio to sentence-transformers. The NumPy reference is slow (its GELU calls math.erf per element),
+so it encodes a prefix of the sentences.
+
+Training: optimizer steps/s of the regression objective at batch 16, minisbert's `fit` against a
+plain PyTorch loop over sentence-transformers' model (same pairs, optimizer and schedule).
+
+Peak memory is the process's resident set high-water mark (VmHWM), reset before each measurement
+through /proc/self/clear_refs (Linux); elsewhere it is not reported.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ---------------------------------------------------------------------------------------------
+# machine measurements
+
+
+def matmul_limit(config, rows: int = 448, repeats: int = 20) -> float:
+    """GFLOP/s of fp32 matrix multiplication at the encoder's linear-layer shapes (the best of
+    `repeats`): what the machine can do at most on the work that dominates BERT."""
+    C, I = config.hidden_size, config.intermediate_size
+    best = 0.0
+    for k, n in [(C, C), (C, I), (I, C)]:
+        x, w, b = torch.randn(rows, k), torch.randn(n, k), torch.randn(n)
+        F.linear(x, w, b)  # warm up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            F.linear(x, w, b)
+            best = max(best, 2 * rows * k * n / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def flops_per_token(config, tokens: float) -> float:
+    """Forward FLOPs per token of a sentence of `tokens` tokens: the linear layers (4C² for the
+    attention projections, 2CI for the feed-forward) and the attention scores and mixing (2TC),
+    each multiply-add counted as 2, over all layers."""
+    C, I = config.hidden_size, config.intermediate_size
+    return 2 * config.num_hidden_layers * (4 * C * C + 2 * C * I + 2 * tokens * C)
+
+
+def reset_peak_memory() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_memory_mb() -> float | None:
+    """The resident set high-water mark since the last reset, in MB (Linux only)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def measure(fn, *args):
+    """(seconds, peak memory in MB, result) of one call."""
+    reset_peak_memory()
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, peak_memory_mb(), result
+
+
+# ---------------------------------------------------------------------------------------------
+# the encoders under test
+
+
+def reference_encoder(encoder, folder: Path, dtype, batch_size: int):
+    """Encode with the NumPy reference: minisbert's tokenizer, batches sorted by length."""
+    from reference.pretrained import load_config, load_params
+    from reference.sentence_encoder import sentence_embeddings
+
+    params = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in load_params(folder).items()}
+    config = load_config(folder)
+
+    def encode(sentences: list[str]) -> np.ndarray:
+        encoded = encoder.tokenizer.encode(sentences, max_length=encoder.max_seq_length)
+        order = np.argsort([-len(ids) for ids, _ in encoded], kind="stable")
+        out = np.empty((len(sentences), encoder.dimension), dtype=np.float32)
+        for i in range(0, len(order), batch_size):
+            rows = order[i : i + batch_size]
+            batch = encoder.tokenizer.pad([encoded[r] for r in rows])
+            out[rows] = sentence_embeddings(
+                params,
+                batch["input_ids"].numpy(),
+                batch["attention_mask"].numpy(),
+                config,
+                encoder.pooling.modes,
+                encoder.normalize,
+            )
+        return out
+
+    return encode
+
+
+def sentence_transformers_encoder(folder: Path, batch_size: int):
+    """sentence-transformers' encode on the same folder, or None when it is not installed."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None
+    model = SentenceTransformer(str(folder), device="cpu")
+    return lambda sentences: model.encode(sentences, batch_size=batch_size, convert_to_numpy=True)
+
+
+def encoding_benchmark(encoder, folder, sentences, batch_size=32, rounds=3, reference_sentences=256) -> dict:
+    """Throughput, limit fraction, peak memory and ratio of each implementation (see module doc)."""
+    implementations = {"minisbert": (lambda s: encoder.encode(s, batch_size=batch_size), sentences)}
+    subset = sentences[:reference_sentences]
+    for name, dtype in (("reference float64", np.float64), ("reference float32", np.float32)):
+        implementations[name] = (reference_encoder(encoder, folder, dtype, batch_size), subset)
+    st = sentence_transformers_encoder(folder, batch_size)
+    if st is not None:
+        implementations["sentence-transformers"] = (st, sentences)
+    lengths = {
+        id(s): [len(ids) for ids, _ in encoder.tokenizer.encode(s, max_length=encoder.max_seq_length)]
+        for _, s in implementations.values()
+    }
+    times = {name: [] for name in implementations}
+    peaks = {name: [] for name in implementations}
+    outputs = {}
+    for _ in range(rounds):
+        for name, (fn, texts) in implementations.items():
+            seconds, peak, outputs[name] = measure(fn, texts)
+            times[name].append(seconds)
+            peaks[name].append(peak)
+    limit = matmul_limit(encoder.model.config)
+    report = {"matmul_limit_gflops": limit, "implementations": {}}
+    for name, (_, texts) in implementations.items():
+        n_tokens = lengths[id(texts)]
+        seconds = statistics.median(times[name])
+        flops = sum(flops_per_token(encoder.model.config, t) * t for t in n_tokens)
+        report["implementations"][name] = {
+            "sentences": len(texts),
+            "sentences_per_s": len(texts) / seconds,
+            "tokens_per_s": sum(n_tokens) / seconds,
+            "fraction_of_matmul_limit": flops / seconds / 1e9 / limit,
+            "peak_memory_mb": max((p for p in peaks[name] if p is not None), default=None),
+        }
+    rows = report["implementations"]
+    if "sentence-transformers" in rows:
+        base = rows["sentence-transformers"]["sentences_per_s"]
+        for row in rows.values():
+            row["ratio_to_sentence_transformers"] = row["sentences_per_s"] / base
+        report["max_abs_difference_to_sentence_transformers"] = float(
+            np.abs(outputs["minisbert"] - outputs["sentence-transformers"]).max()
+        )
+    n = len(subset)
+    report["max_abs_difference_reference_float64"] = float(
+        np.abs(outputs["minisbert"][:n] - outputs["reference float64"]).max()
+    )
+    return report
+
+
+def memory_benchmark(encoder, sentences: list[str], sizes=(1_000, 10_000), batch_size: int = 32) -> dict:
+    """Peak memory of encoding each number of sentences (cycling through `sentences`)."""
+    encoder.encode(sentences[:batch_size], batch_size=batch_size)  # warm up the allocator
+    peaks = {}
+    for size in sizes:
+        texts = [sentences[i % len(sentences)] for i in range(size)]
+        _, peaks[size], _ = measure(encoder.encode, texts, batch_size)
+    return {"peak_memory_mb": peaks, "ratio": peaks[sizes[-1]] / peaks[sizes[0]] if peaks[sizes[0]] else None}
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def minisbert_training_steps(folder: Path, pairs, batch_size: int):
+    """A function running n optimizer steps of minisbert's regression training; returns seconds."""
+    from .data import TokenizedColumns
+    from .losses import CosineSimilarityLoss
+    from .sentence_encoder import SentenceEncoder
+    from .training import Objective, Run, TrainingConfig
+
+    encoder = SentenceEncoder.from_pretrained(folder)
+    columns = [[p.sentence1 for p in pairs], [p.sentence2 for p in pairs]]
+    data = TokenizedColumns(encoder.tokenizer, columns, [p.score / 5 for p in pairs], encoder.max_seq_length)
+    run = Run(
+        encoder,
+        [Objective("regression", data, CosineSimilarityLoss())],
+        TrainingConfig(batch_size=batch_size),
+        None,
+        None,
+    )
+    run.start(None)
+    encoder.train()
+    state = {"index": 0}
+
+    def steps(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            run.train_step(0, state["index"] % run.steps_per_epoch)
+            state["index"] += 1
+        return time.perf_counter() - start
+
+    return steps
+
+
+def sentence_transformers_training_steps(folder: Path, pairs, batch_size: int):
+    """The same training as a plain PyTorch loop over sentence-transformers' model, or None."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None
+    from .data import epoch_order
+    from .training import NO_DECAY, warmup_then_linear_decay
+
+    model = SentenceTransformer(str(folder), device="cpu")
+    model.train()
+    named = list(model.named_parameters())
+    groups = [
+        {"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": 0.01},
+        {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=2e-5)
+    total = len(pairs) // batch_size
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear_decay(total // 10, total))
+    state = {"index": 0}
+    pairs = [pairs[i] for i in epoch_order(len(pairs), seed=0, epoch=0)]  # the batches minisbert sees
+
+    def embed(texts):
+        return model(model.tokenize(texts))["sentence_embedding"]
+
+    def steps(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            i = state["index"] % total * batch_size
+            batch = pairs[i : i + batch_size]
+            u, v = embed([p.sentence1 for p in batch]), embed([p.sentence2 for p in batch])
+            scores = torch.tensor([p.score / 5 for p in batch])
+            loss = ((torch.cosine_similarity(u, v) - scores) ** 2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            state["index"] += 1
+        return time.perf_counter() - start
+
+    return steps
+
+
+def training_benchmark(folder: Path, pairs, batch_size: int = 16, steps: int = 20, rounds: int = 2) -> dict:
+    """Median optimizer steps/s of each implementation over alternating rounds of `steps` steps."""
+    implementations = {"minisbert": minisbert_training_steps(folder, pairs, batch_size)}
+    st = sentence_transformers_training_steps(folder, pairs, batch_size)
+    if st is not None:
+        implementations["sentence-transformers loop"] = st
+    for run_steps in implementations.values():
+        run_steps(2)  # warm up
+    seconds = {name: [] for name in implementations}
+    for _ in range(rounds):
+        for name, run_steps in implementations.items():
+            seconds[name].append(run_steps(steps))
+    report = {name: {"steps_per_s": steps / statistics.median(s)} for name, s in seconds.items()}
+    if st is not None:
+        base = report["sentence-transformers loop"]["steps_per_s"]
+        for row in report.values():
+            row["ratio_to_sentence_transformers"] = row["steps_per_s"] / base
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# printing
+
+
+def format_encoding_row(name: str, row: dict) -> str:
+    label = f"{name} ({row['sentences']})"
+    peak = "-" if row["peak_memory_mb"] is None else f"{row['peak_memory_mb']:.0f}"
+    ratio = row.get("ratio_to_sentence_transformers")
+    return (
+        f"  {label:28}{row['sentences_per_s']:9.1f}{row['tokens_per_s']:10.0f}"
+        f"{row['fraction_of_matmul_limit']:10.1%}{peak:>9}{'' if ratio is None else f'{ratio:.2f}':>8}"
+    )
+
+
+def format_report(report: dict) -> str:
+    """The figures as a small text table."""
+    lines = []
+    enc = report.get("encoding")
+    if enc:
+        lines.append(
+            f"encoding: {report['sentences']} sentences, batch {report['batch_size']}, "
+            f"{report['threads']} threads; matmul limit {enc['matmul_limit_gflops']:.0f} GFLOP/s"
+        )
+        lines.append(f"  {'':28}{'sent/s':>9}{'tokens/s':>10}{'of limit':>10}{'peak MB':>9}{'× s-t':>8}")
+        lines += [format_encoding_row(name, row) for name, row in enc["implementations"].items()]
+        st_diff = enc.get("max_abs_difference_to_sentence_transformers")
+        if st_diff is not None:
+            lines.append(f"  max |minisbert − sentence-transformers| = {st_diff:.1e}")
+        lines.append(
+            f"  max |minisbert − reference float64| = {enc['max_abs_difference_reference_float64']:.1e}"
+        )
+    mem = report.get("memory")
+    if mem:
+        sizes = " vs ".join(f"{n:,} sentences {mb:.0f} MB" for n, mb in mem["peak_memory_mb"].items())
+        lines.append(f"memory: peak {sizes}: ratio {mem['ratio']:.3f}")
+    train = report.get("training")
+    if train:
+        lines.append("training: regression objective, batch 16")
+        for name, row in train.items():
+            ratio = row.get("ratio_to_sentence_transformers")
+            lines.append(
+                f"  {name:28}{row['steps_per_s']:8.2f} steps/s"
+                + ("" if ratio is None else f"   × {ratio:.2f}")
+            )
+    return "\n".join(lines)

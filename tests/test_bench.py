@@ -1,0 +1,76 @@
+"""The benchmark runs end to end and reports every figure; its numbers are printed, not asserted
+(speed is measured by `minisbert bench`, not by timed tests)."""
+
+from __future__ import annotations
+
+import torch
+from helpers import assert_close
+
+from minisbert import bench
+from minisbert.data import read_sts
+from minisbert.training import TrainingConfig, build_optimizer
+
+
+def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
+    pairs = read_sts(data_dir / "stsbenchmark" / "sts-dev.csv")
+    sentences = [p.sentence1 for p in pairs[:30]] + [p.sentence2 for p in pairs[:30]]
+    encoding = bench.encoding_benchmark(
+        encoder, model_folder, sentences, batch_size=8, rounds=1, reference_sentences=6
+    )
+    rows = encoding["implementations"]
+    assert set(rows) == {"minisbert", "reference float64", "reference float32", "sentence-transformers"}
+    assert rows["minisbert"]["sentences"] == 60 and rows["reference float64"]["sentences"] == 6
+    assert all(r["sentences_per_s"] > 0 and 0 < r["fraction_of_matmul_limit"] < 1.5 for r in rows.values())
+    assert rows["sentence-transformers"]["ratio_to_sentence_transformers"] == 1.0
+    assert encoding["max_abs_difference_to_sentence_transformers"] < 1e-5
+    assert encoding["max_abs_difference_reference_float64"] < 1e-5
+    memory = bench.memory_benchmark(encoder, sentences, sizes=(20, 200), batch_size=8)
+    assert set(memory["peak_memory_mb"]) == {20, 200}
+    training = bench.training_benchmark(model_folder, pairs[:64], batch_size=16, steps=1, rounds=1)
+    assert set(training) == {"minisbert", "sentence-transformers loop"}
+    text = bench.format_report(
+        {
+            "sentences": 60,
+            "batch_size": 8,
+            "threads": 2,
+            "encoding": encoding,
+            "memory": memory,
+            "training": training,
+        }
+    )
+    assert "sent/s" in text and "steps/s" in text and "ratio" in text
+
+
+def test_flops_per_token_known_answer():
+    """MiniLM (C = 384, I = 1536, 6 layers) at 14 tokens:
+    2 · 6 · (4·384² + 2·384·1536 + 2·14·384) = 21,362,688 FLOPs a token, ≈ 0.30 GFLOP a sentence."""
+    from minisbert import preset
+
+    assert bench.flops_per_token(preset("minilm"), 14) == 21_362_688
+
+
+def test_fused_adamw_does_what_plain_adamw_does():
+    """The optimizer uses torch's fused AdamW kernel where it exists: same update as the loop."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 4)
+    twin = torch.nn.Linear(6, 4)
+    twin.load_state_dict(model.state_dict())
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+    config = TrainingConfig(lr=1e-2, weight_decay=0.1)
+    fused = build_optimizer(Wrapper(model), [], config)
+    plain = torch.optim.AdamW(
+        [{"params": [twin.weight], "weight_decay": 0.1}, {"params": [twin.bias], "weight_decay": 0.0}],
+        lr=1e-2,
+    )
+    for _ in range(3):
+        for m, opt in ((model, fused), (twin, plain)):
+            opt.zero_grad()
+            m(torch.ones(2, 6)).pow(2).sum().backward()
+            opt.step()
+    assert_close(model.weight, twin.weight, "fp32_op")
+    assert_close(model.bias, twin.bias, "fp32_op")

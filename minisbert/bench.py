@@ -172,6 +172,22 @@ def encoding_benchmark(encoder, folder, sentences, batch_size=32, rounds=3, refe
     return report
 
 
+def tokenizer_benchmark(tokenizer, folder: Path, sentences: list[str], rounds: int = 3) -> dict:
+    """Sentences/s of the `tokenizers` wrapper and of the pure-Python WordPiece in reference/."""
+    from reference.tokenizer import encode, load_vocab
+
+    vocab = load_vocab(folder / "vocab.txt")
+    implementations = {
+        "wrapper (Rust tokenizers)": lambda: tokenizer.encode(sentences, max_length=10**6),
+        "reference (pure Python)": lambda: [encode(s, vocab) for s in sentences],
+    }
+    report = {}
+    for name, fn in implementations.items():
+        seconds = statistics.median(measure(fn)[0] for _ in range(rounds))
+        report[name] = {"sentences_per_s": len(sentences) / seconds}
+    return report
+
+
 def memory_benchmark(encoder, sentences: list[str], sizes=(1_000, 10_000), batch_size: int = 32) -> dict:
     """Peak memory of encoding each number of sentences (cycling through `sentences`)."""
     encoder.encode(sentences[:batch_size], batch_size=batch_size)  # warm up the allocator
@@ -312,6 +328,10 @@ def format_report(report: dict) -> str:
         lines.append(
             f"  max |minisbert − reference float64| = {enc['max_abs_difference_reference_float64']:.1e}"
         )
+    tok = report.get("tokenization")
+    if tok:
+        lines.append("tokenization")
+        lines += [f"  {name:28}{row['sentences_per_s']:9.0f} sent/s" for name, row in tok.items()]
     mem = report.get("memory")
     if mem:
         sizes = " vs ".join(f"{n:,} sentences {mb:.0f} MB" for n, mb in mem["peak_memory_mb"].items())

@@ -173,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_train_parser(add)
     add_bench_parser(add)
+    add_init_parser(add)
     return parser
 
 
@@ -195,6 +196,7 @@ def cmd_bench(args) -> None:
     report["encoding"] = bench.encoding_benchmark(
         encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences
     )
+    report["tokenization"] = bench.tokenizer_benchmark(encoder.tokenizer, folder, sentences, args.rounds)
     if not args.skip_memory:
         report["memory"] = bench.memory_benchmark(encoder, sentences, batch_size=args.batch_size)
     if not args.skip_training:
@@ -203,6 +205,42 @@ def cmd_bench(args) -> None:
     print(bench.format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+def cmd_init(args) -> None:
+    from .config import preset
+    from .data import read_texts
+    from .sentence_encoder import SentenceEncoder
+
+    output = Path(args.output)
+    if output.exists() and any(output.iterdir()):
+        raise FileExistsError(f"{output} exists and is not empty")
+    texts = read_texts(args.data)
+    encoder = SentenceEncoder.from_scratch(
+        texts, preset(args.preset), args.vocab_size, max_seq_length=args.max_seq_length, seed=args.seed
+    )
+    encoder.save_pretrained(output)
+    params = sum(p.numel() for p in encoder.parameters())
+    print(
+        f"wrote {output}: a {args.preset} BERT ({params:,} random weights), vocabulary of "
+        f"{encoder.tokenizer.vocab_size} learnt from {len(texts):,} sentences of {args.data}"
+    )
+
+
+def add_init_parser(add) -> None:
+    from .config import PRESETS
+
+    i = add(
+        "init", cmd_init, "a new model folder: a vocabulary learnt from text and a BERT with random weights"
+    )
+    i.add_argument(
+        "--data", required=True, help="texts for the vocabulary: an STS file, SICK.txt or one sentence a line"
+    )
+    i.add_argument("--output", required=True, help="the new model folder")
+    i.add_argument("--preset", default="tiny", choices=list(PRESETS), help="the BERT sizes")
+    i.add_argument("--vocab-size", type=int, default=4000)
+    i.add_argument("--max-seq-length", type=int, default=64)
+    i.add_argument("--seed", type=int, default=0)
 
 
 def add_bench_parser(add) -> None:

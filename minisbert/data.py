@@ -132,6 +132,19 @@ def split_sick(pairs: list[LabeledPair]) -> dict[str, list[LabeledPair]]:
     return splits
 
 
+def read_texts(path: str | Path) -> list[str]:
+    """Every sentence of a file: both sides of each pair of an STS file or SICK.txt, else each
+    non-empty line of a text file."""
+    path = data_path(path)
+    with open(path, encoding="utf-8") as f:
+        first = f.readline()
+    if first.startswith("pair_ID\t"):
+        return [s for p in read_sick(path) for s in (p.sentence1, p.sentence2)]
+    if first.count("\t") >= 6:
+        return [s for p in read_sts(path) for s in (p.sentence1, p.sentence2)]
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 # ---------------------------------------------------------------------------------------------
 # triplets
 

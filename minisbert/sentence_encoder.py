@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .config import BertConfig
 from .model import BertModel
 from .pooling import PoolingConfig, l2_normalize, pool
 from .pretrained import default_model_folder, load_bert_model, save_sentence_encoder
@@ -92,6 +93,26 @@ class SentenceEncoder(nn.Module):
             max_seq_length=sbert.get("max_seq_length"),
         )
         return encoder.to(device or "cpu").eval()  # like a published model: dropout off until .train()
+
+    @classmethod
+    def from_scratch(
+        cls,
+        texts: Sequence[str],
+        config: BertConfig,
+        vocab_size: int = 8000,
+        pooling: tuple[str, ...] = ("mean",),
+        max_seq_length: int = 128,
+        seed: int = 0,
+    ) -> SentenceEncoder:
+        """A new encoder with no pretrained file: a WordPiece vocabulary learnt from `texts` and a
+        BERT of the sizes in `config` (its vocab_size set to the vocabulary's) with random weights."""
+        tokenizer = WordPieceTokenizer.train(texts, vocab_size, max_length=max_seq_length)
+        config = dataclasses.replace(
+            config, vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id
+        )
+        torch.manual_seed(seed)
+        model = BertModel(config)
+        return cls(model, tokenizer, PoolingConfig(tuple(pooling)), max_seq_length=max_seq_length).eval()
 
     def save_pretrained(self, folder: str | Path, overwrite: bool = False) -> Path:
         """Write a standard sentence-transformers folder (see `pretrained.save_sentence_encoder`)."""

@@ -92,19 +92,41 @@ class WordPieceTokenizer:
     ) -> WordPieceTokenizer:
         """BERT's tokenizer from a `vocab.txt`. `strip_accents=None` strips them when lowercasing."""
         vocab = read_vocab(path)
-        tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
-        tok.normalizer = normalizers.BertNormalizer(
-            clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents, lowercase=lowercase
+        tok = bert_pipeline(
+            models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100), lowercase, strip_accents
         )
-        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.post_processor = processors.TemplateProcessing(
-            single="[CLS] $A [SEP]",
-            pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-            special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+        finish_pipeline(tok)
+        return cls(tok, max_length=max_length)
+
+    @classmethod
+    def train(
+        cls,
+        texts,
+        vocab_size: int,
+        lowercase: bool = True,
+        min_frequency: int = 2,
+        max_length: int = DEFAULT_MAX_LENGTH,
+    ) -> WordPieceTokenizer:
+        """Learn a WordPiece vocabulary of `vocab_size` tokens from `texts` with the `tokenizers`
+        trainer (BERT's pipeline; the special tokens take ids 0 to 4). Save it with `save(folder)`,
+        which writes vocab.txt and tokenizer.json."""
+        from tokenizers import trainers
+
+        texts = check_texts(texts)
+        if vocab_size < len(TRAINED_SPECIAL_TOKENS) + 1:
+            raise ValueError(f"vocab_size {vocab_size} leaves no room beside the special tokens")
+        tok = bert_pipeline(
+            models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100), lowercase, None
         )
-        tok.decoder = decoders.WordPiece(prefix="##")
-        # special tokens are never split when they occur in text, and decode can skip them
-        tok.add_special_tokens([t for t in (*SPECIAL_TOKENS, "[MASK]") if t in vocab])
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=list(TRAINED_SPECIAL_TOKENS),
+            continuing_subword_prefix="##",
+            show_progress=False,
+        )
+        tok.train_from_iterator(texts, trainer)
+        finish_pipeline(tok)
         return cls(tok, max_length=max_length)
 
     @classmethod
@@ -207,6 +229,31 @@ class WordPieceTokenizer:
         self.tokenizer.save(str(folder / "tokenizer.json"))
         vocab = sorted(self.tokenizer.get_vocab().items(), key=lambda item: item[1])
         (folder / "vocab.txt").write_text("".join(f"{t}\n" for t, _ in vocab), encoding="utf-8")
+
+
+TRAINED_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4 of a trained vocabulary
+
+
+def bert_pipeline(model, lowercase: bool, strip_accents: bool | None) -> Tokenizer:
+    """Steps 1-3 of the module docstring around a WordPiece model."""
+    tok = Tokenizer(model)
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents, lowercase=lowercase
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    return tok
+
+
+def finish_pipeline(tok: Tokenizer) -> None:
+    """Step 4, once the vocabulary is known: [CLS] … [SEP] around each text, and the special
+    tokens marked so that they are never split in text and decode can skip them."""
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[(t, tok.token_to_id(t)) for t in ("[CLS]", "[SEP]")],
+    )
+    tok.add_special_tokens([t for t in TRAINED_SPECIAL_TOKENS if tok.token_to_id(t) is not None])
 
 
 def read_json(path: Path) -> dict:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from .model import softmax
+from .pooling import l2_normalize_backward, l2_normalize_forward
 
 # ---------------------------------------------------------------------------------------------
-# shared pieces: log-softmax cross-entropy, cosine, normalisation
+# shared pieces: cross-entropy and cosine
 
 
 def cross_entropy_forward(logits: np.ndarray, labels: np.ndarray):
@@ -53,19 +54,6 @@ def cosine_backward(dc: np.ndarray, cache):
     du = dc * (v / (nu * nv)[:, None] - c[:, None] * u / (nu**2)[:, None])  # (B, D)
     dv = dc * (u / (nu * nv)[:, None] - c[:, None] * v / (nv**2)[:, None])  # (B, D)
     return du, dv
-
-
-def l2_normalize_forward(x: np.ndarray, eps: float = 1e-12):
-    """x̂ = x / max(‖x‖, eps) per row."""
-    n = np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)  # (B, 1)
-    xhat = x / n
-    return xhat, (xhat, n)
-
-
-def l2_normalize_backward(dxhat: np.ndarray, cache) -> np.ndarray:
-    """dx = (dx̂ − x̂ (x̂·dx̂)) / ‖x‖: the part of dx̂ along x̂ does not change the direction."""
-    xhat, n = cache
-    return (dxhat - xhat * (xhat * dxhat).sum(-1, keepdims=True)) / n
 
 
 # ---------------------------------------------------------------------------------------------

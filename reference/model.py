@@ -1,4 +1,17 @@
-"""BERT's forward pass in NumPy, float64, one plain function per step (mirrors minisbert/model.py).
+"""BERT's forward and backward passes in NumPy, float64 (mirrors minisbert/model.py).
+
+Each step is a pure function. The plain form returns the output:
+
+    y = layer_norm(x, w, b, eps)
+
+and, for every step that training goes back through, a `_forward` form returns a cache too, and a
+`_backward` form turns the gradient of the output into the gradients of the inputs and weights:
+
+    y, cache = layer_norm_forward(x, w, b, eps)
+    dx, dw, db = layer_norm_backward(dy, cache)
+
+Whole blocks (attention, layer, encoder) return their weight gradients in a dict keyed by the
+torch `state_dict()` names, so that `grads[name]` has the shape of `params[name]`.
 
 `config` is any object with BERT's field names as attributes (`hidden_size`, `num_attention_heads`,
 `hidden_act`, `layer_norm_eps`, `num_hidden_layers`); `pretrained.load_config` makes one.
@@ -13,6 +26,10 @@ import math
 import numpy as np
 
 _erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to float64
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+# ---------------------------------------------------------------------------------------------
+# linear and LayerNorm
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -20,11 +37,46 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return x @ weight.T + bias
 
 
+def linear_forward(x, weight, bias):
+    return linear(x, weight, bias), (x, weight)
+
+
+def linear_backward(dout: np.ndarray, cache):
+    """y = x Wᵀ + b  ⇒  dx = dy W,  dW = Σ dyᵀ x,  db = Σ dy (sums over every leading axis)."""
+    x, weight = cache
+    dx = dout @ weight  # (..., in)
+    dw = dout.reshape(-1, dout.shape[-1]).T @ x.reshape(-1, x.shape[-1])  # (out, in)
+    db = dout.reshape(-1, dout.shape[-1]).sum(0)  # (out,)
+    return dx, dw, db
+
+
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
     """(x - mean) / √(var + eps) · w + b over the last axis; var is the biased (1/C) variance."""
+    return layer_norm_forward(x, weight, bias, eps)[0]
+
+
+def layer_norm_forward(x, weight, bias, eps: float):
     mean = x.mean(axis=-1, keepdims=True)  # (..., 1)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)  # (..., 1)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
+    rstd = 1.0 / np.sqrt(var + eps)  # (..., 1)
+    xhat = (x - mean) * rstd  # (..., C)
+    return xhat * weight + bias, (xhat, weight, rstd)
+
+
+def layer_norm_backward(dout, cache):
+    """With x̂ = (x − μ)·r and g = dy·w:  dx = r (g − mean(g) − x̂ · mean(g x̂)),
+    dw = Σ dy x̂, db = Σ dy. The two means are what μ and r depend on every x_i."""
+    xhat, weight, rstd = cache
+    g = dout * weight  # (..., C)
+    dx = rstd * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=True))
+    C = xhat.shape[-1]
+    dw = (dout * xhat).reshape(-1, C).sum(0)
+    db = dout.reshape(-1, C).sum(0)
+    return dx, dw, db
+
+
+# ---------------------------------------------------------------------------------------------
+# activations, softmax, dropout
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -32,16 +84,38 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(x.dtype))
 
 
+def gelu_backward(dout, x):
+    """d/dx x Φ(x) = Φ(x) + x φ(x), with φ the standard normal density."""
+    cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)).astype(x.dtype))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return dout * (cdf + x * pdf)
+
+
 def gelu_tanh(x: np.ndarray) -> np.ndarray:
     """0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), the tanh approximation."""
-    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+
+
+def gelu_tanh_backward(dout, x):
+    """With t = tanh(u), u = √(2/π)(x + 0.044715 x³): 0.5(1 + t) + 0.5 x (1 − t²) u'."""
+    t = np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+    du = SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * x * x)
+    return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
 
 
 def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
+def relu_backward(dout, x):
+    return dout * (x > 0)
+
+
 ACTIVATIONS = {"gelu": gelu, "gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh, "relu": relu}
+ACTIVATION_BACKWARDS = {
+    "gelu": gelu_backward, "gelu_new": gelu_tanh_backward, "gelu_pytorch_tanh": gelu_tanh_backward,
+    "relu": relu_backward,
+}  # fmt: skip
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -50,14 +124,37 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+def softmax_backward(dp, p):
+    """p = softmax(s)  ⇒  ds = p (dp − Σ_j dp_j p_j): the Jacobian diag(p) − p pᵀ applied to dp."""
+    return p * (dp - (dp * p).sum(-1, keepdims=True))
+
+
+def dropout_forward(x, keep, p: float):
+    """Inverted dropout with a given 0/1 mask `keep`: x · keep / (1 − p), so the mean is unchanged."""
+    return x * keep / (1.0 - p), (keep, p)
+
+
+def dropout_backward(dout, cache):
+    keep, p = cache
+    return dout * keep / (1.0 - p)
+
+
 def additive_attention_mask(attention_mask: np.ndarray, dtype=np.float64) -> np.ndarray:
     """(B, T) of 1/0 → (B, 1, 1, T) of 0 for tokens and the most negative finite float for padding."""
     keep = attention_mask[:, None, None, :].astype(dtype)  # (B, 1, 1, T)
     return (1.0 - keep) * np.finfo(dtype).min
 
 
+# ---------------------------------------------------------------------------------------------
+# embeddings
+
+
 def embeddings(params: dict, input_ids: np.ndarray, token_type_ids: np.ndarray, config) -> np.ndarray:
     """LayerNorm(word[ids] + position[0..T-1] + token_type[segments]): (B, T) → (B, T, C)."""
+    return embeddings_forward(params, input_ids, token_type_ids, config)[0]
+
+
+def embeddings_forward(params, input_ids, token_type_ids, config):
     p = "embeddings."
     T = input_ids.shape[1]
     x = (
@@ -65,59 +162,184 @@ def embeddings(params: dict, input_ids: np.ndarray, token_type_ids: np.ndarray, 
         + params[p + "position_embeddings.weight"][:T]  # (T, C)
         + params[p + "token_type_embeddings.weight"][token_type_ids]  # (B, T, C)
     )
-    return layer_norm(x, params[p + "LayerNorm.weight"], params[p + "LayerNorm.bias"], config.layer_norm_eps)
+    w, b = params[p + "LayerNorm.weight"], params[p + "LayerNorm.bias"]
+    out, ln_cache = layer_norm_forward(x, w, b, config.layer_norm_eps)
+    shapes = {k: params[k].shape for k in params if k.startswith(p)}
+    return out, (input_ids, token_type_ids, ln_cache, shapes, getattr(config, "pad_token_id", 0))
+
+
+def embeddings_backward(dout, cache) -> dict:
+    """A table lookup passes the gradient of each token back to the row it read: rows read
+    several times sum their gradients (np.add.at), rows never read get 0. The [PAD] row is never
+    trained (BERT's word embedding has padding_idx)."""
+    input_ids, token_type_ids, ln_cache, shapes, pad_token_id = cache
+    p = "embeddings."
+    dx, dw, db = layer_norm_backward(dout, ln_cache)  # (B, T, C)
+    grads = {p + "LayerNorm.weight": dw, p + "LayerNorm.bias": db}
+    for name, ids in (("word_embeddings", input_ids), ("token_type_embeddings", token_type_ids)):
+        table = np.zeros(shapes[f"{p}{name}.weight"], dtype=dout.dtype)
+        np.add.at(table, ids.reshape(-1), dx.reshape(-1, dx.shape[-1]))
+        grads[f"{p}{name}.weight"] = table
+    grads[p + "word_embeddings.weight"][pad_token_id] = 0.0  # as torch's Embedding(padding_idx=...)
+    positions = np.zeros(shapes[p + "position_embeddings.weight"], dtype=dout.dtype)
+    positions[: dx.shape[1]] = dx.sum(0)  # position t is read by every sentence
+    grads[p + "position_embeddings.weight"] = positions
+    return grads
+
+
+# ---------------------------------------------------------------------------------------------
+# attention
+
+
+def split_heads(x: np.ndarray, nh: int) -> np.ndarray:
+    """(B, T, C) → (B, nh, T, hs)."""
+    B, T, C = x.shape
+    return x.reshape(B, T, nh, C // nh).transpose(0, 2, 1, 3)
+
+
+def merge_heads(x: np.ndarray) -> np.ndarray:
+    """(B, nh, T, hs) → (B, T, C): the inverse of split_heads, and also its backward."""
+    B, nh, T, hs = x.shape
+    return x.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)
 
 
 def self_attention(params: dict, prefix: str, x: np.ndarray, mask: np.ndarray, config) -> np.ndarray:
     """Multi-head self-attention (B, T, C) → (B, T, C); `mask` is the (B, 1, 1, T) additive mask."""
-    B, T, C = x.shape
+    return self_attention_forward(params, prefix, x, mask, config)[0]
+
+
+def self_attention_forward(params, prefix, x, mask, config):
     nh = config.num_attention_heads
-    hs = C // nh
-
-    def heads(name: str) -> np.ndarray:
-        y = linear(x, params[f"{prefix}{name}.weight"], params[f"{prefix}{name}.bias"])  # (B, T, C)
-        return y.reshape(B, T, nh, hs).transpose(0, 2, 1, 3)  # (B, nh, T, hs)
-
+    hs = x.shape[-1] // nh
     # 1) project to q, k, v and split heads
-    q, k, v = heads("query"), heads("key"), heads("value")  # (B, nh, T, hs) each
+    projections = {}
+    for name in ("query", "key", "value"):
+        y, cache = linear_forward(x, params[f"{prefix}{name}.weight"], params[f"{prefix}{name}.bias"])
+        projections[name] = (split_heads(y, nh), cache)  # (B, nh, T, hs)
+    q, k, v = (projections[n][0] for n in ("query", "key", "value"))
     # 2) scaled dot-product attention, padding keys masked
     scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hs) + mask  # (B, nh, T, T)
     probs = softmax(scores, axis=-1)  # (B, nh, T, T)
     context = probs @ v  # (B, nh, T, hs)
     # 3) merge heads
-    return context.transpose(0, 2, 1, 3).reshape(B, T, C)  # (B, T, C)
+    out = merge_heads(context)  # (B, T, C)
+    return out, (prefix, projections, probs, hs)
+
+
+def self_attention_backward(dout, cache):
+    """Back through merge, probs @ v, softmax, q kᵀ / √hs and the three projections; x feeds all
+    three, so its gradient is their sum. The mask is a constant: padding keys get no gradient
+    because their probabilities are exactly 0."""
+    prefix, projections, probs, hs = cache
+    (q, _), (k, _), (v, _) = (projections[n] for n in ("query", "key", "value"))
+    nh = q.shape[1]
+    dcontext = split_heads(dout, nh)  # (B, nh, T, hs)
+    dprobs = dcontext @ v.transpose(0, 1, 3, 2)  # (B, nh, T, T)
+    dv = probs.transpose(0, 1, 3, 2) @ dcontext  # (B, nh, T, hs)
+    dscores = softmax_backward(dprobs, probs) / math.sqrt(hs)  # (B, nh, T, T)
+    dq = dscores @ k  # (B, nh, T, hs)
+    dk = dscores.transpose(0, 1, 3, 2) @ q  # (B, nh, T, hs)
+    dx, grads = 0.0, {}
+    for name, d in (("query", dq), ("key", dk), ("value", dv)):
+        dxi, dw, db = linear_backward(merge_heads(d), projections[name][1])
+        dx = dx + dxi
+        grads[f"{prefix}{name}.weight"], grads[f"{prefix}{name}.bias"] = dw, db
+    return dx, grads
+
+
+# ---------------------------------------------------------------------------------------------
+# the sub-layers, a layer, the encoder
 
 
 def add_norm(params: dict, prefix: str, x: np.ndarray, residual: np.ndarray, config) -> np.ndarray:
     """LayerNorm(residual + dense(x)): the post-LN output of a sub-layer."""
-    h = linear(x, params[prefix + "dense.weight"], params[prefix + "dense.bias"])  # (B, T, C)
+    return add_norm_forward(params, prefix, x, residual, config)[0]
+
+
+def add_norm_forward(params, prefix, x, residual, config):
+    h, lin_cache = linear_forward(x, params[prefix + "dense.weight"], params[prefix + "dense.bias"])
     w, b = params[prefix + "LayerNorm.weight"], params[prefix + "LayerNorm.bias"]
-    return layer_norm(residual + h, w, b, config.layer_norm_eps)  # (B, T, C)
+    out, ln_cache = layer_norm_forward(residual + h, w, b, config.layer_norm_eps)  # (B, T, C)
+    return out, (prefix, lin_cache, ln_cache)
+
+
+def add_norm_backward(dout, cache):
+    """Returns (dx, dresidual, grads): the residual passes the LayerNorm's gradient straight on."""
+    prefix, lin_cache, ln_cache = cache
+    dsum, dw_ln, db_ln = layer_norm_backward(dout, ln_cache)
+    dx, dw, db = linear_backward(dsum, lin_cache)
+    grads = {prefix + "dense.weight": dw, prefix + "dense.bias": db,
+             prefix + "LayerNorm.weight": dw_ln, prefix + "LayerNorm.bias": db_ln}  # fmt: skip
+    return dx, dsum, grads
 
 
 def feed_forward(params: dict, prefix: str, x: np.ndarray, config) -> np.ndarray:
     """act(x W₁ᵀ + b₁): the widening half of the feed-forward block, (B, T, C) → (B, T, I)."""
-    h = linear(x, params[prefix + "intermediate.dense.weight"], params[prefix + "intermediate.dense.bias"])
-    return ACTIVATIONS[config.hidden_act](h)  # (B, T, I)
+    return feed_forward_forward(params, prefix, x, config)[0]
+
+
+def feed_forward_forward(params, prefix, x, config):
+    name = prefix + "intermediate.dense."
+    h, lin_cache = linear_forward(x, params[name + "weight"], params[name + "bias"])  # (B, T, I)
+    return ACTIVATIONS[config.hidden_act](h), (name, lin_cache, h, config.hidden_act)
+
+
+def feed_forward_backward(dout, cache):
+    name, lin_cache, h, act = cache
+    dx, dw, db = linear_backward(ACTIVATION_BACKWARDS[act](dout, h), lin_cache)
+    return dx, {name + "weight": dw, name + "bias": db}
 
 
 def layer(params: dict, i: int, x: np.ndarray, mask: np.ndarray, config) -> np.ndarray:
     """One post-LN transformer layer: attention sub-layer, then feed-forward sub-layer."""
+    return layer_forward(params, i, x, mask, config)[0]
+
+
+def layer_forward(params, i, x, mask, config):
     p = f"encoder.layer.{i}."
-    a = self_attention(params, p + "attention.self.", x, mask, config)  # (B, T, C)
-    x = add_norm(params, p + "attention.output.", a, x, config)  # (B, T, C)
-    h = feed_forward(params, p, x, config)  # (B, T, I)
-    return add_norm(params, p + "output.", h, x, config)  # (B, T, C)
+    a, attn_cache = self_attention_forward(params, p + "attention.self.", x, mask, config)  # (B, T, C)
+    x1, an1_cache = add_norm_forward(params, p + "attention.output.", a, x, config)  # (B, T, C)
+    h, ff_cache = feed_forward_forward(params, p, x1, config)  # (B, T, I)
+    out, an2_cache = add_norm_forward(params, p + "output.", h, x1, config)  # (B, T, C)
+    return out, (attn_cache, an1_cache, ff_cache, an2_cache)
 
 
-def encoder(
-    params: dict, input_ids: np.ndarray, attention_mask: np.ndarray, config, token_type_ids=None
-) -> np.ndarray:
+def layer_backward(dout, cache):
+    """The forward in reverse; x1 feeds both the feed-forward and the second residual, x both the
+    attention and the first residual, so each gets the sum of its two gradients."""
+    attn_cache, an1_cache, ff_cache, an2_cache = cache
+    dh, dx1_residual, grads = add_norm_backward(dout, an2_cache)
+    dx1, g = feed_forward_backward(dh, ff_cache)
+    grads |= g
+    da, dx_residual, g = add_norm_backward(dx1 + dx1_residual, an1_cache)
+    grads |= g
+    dx, g = self_attention_backward(da, attn_cache)
+    return dx + dx_residual, grads | g
+
+
+def encoder(params: dict, input_ids: np.ndarray, attention_mask: np.ndarray, config, token_type_ids=None):
     """The whole BERT encoder: token ids (B, T) → last hidden state (B, T, C)."""
+    return encoder_forward(params, input_ids, attention_mask, config, token_type_ids)[0]
+
+
+def encoder_forward(params, input_ids, attention_mask, config, token_type_ids=None):
     if token_type_ids is None:
         token_type_ids = np.zeros_like(input_ids)
-    x = embeddings(params, input_ids, token_type_ids, config)  # (B, T, C)
+    x, emb_cache = embeddings_forward(params, input_ids, token_type_ids, config)  # (B, T, C)
     mask = additive_attention_mask(attention_mask, x.dtype)  # (B, 1, 1, T)
+    layer_caches = []
     for i in range(config.num_hidden_layers):
-        x = layer(params, i, x, mask, config)  # (B, T, C)
-    return x
+        x, cache = layer_forward(params, i, x, mask, config)  # (B, T, C)
+        layer_caches.append(cache)
+    return x, (emb_cache, layer_caches)
+
+
+def encoder_backward(dhidden, cache) -> dict:
+    """Gradients of every weight, keyed like `params`, from the gradient of the last hidden state."""
+    emb_cache, layer_caches = cache
+    grads = {}
+    dx = dhidden
+    for layer_cache in reversed(layer_caches):
+        dx, g = layer_backward(dx, layer_cache)
+        grads |= g
+    return grads | embeddings_backward(dx, emb_cache)

@@ -24,6 +24,8 @@ def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
     assert rows["sentence-transformers"]["ratio_to_sentence_transformers"] == 1.0
     assert encoding["max_abs_difference_to_sentence_transformers"] < 1e-5
     assert encoding["max_abs_difference_reference_float64"] < 1e-5
+    tokenization = bench.tokenizer_benchmark(encoder.tokenizer, model_folder, sentences, rounds=1)
+    assert set(tokenization) == {"wrapper (Rust tokenizers)", "reference (pure Python)"}
     memory = bench.memory_benchmark(encoder, sentences, sizes=(20, 200), batch_size=8)
     assert set(memory["peak_memory_mb"]) == {20, 200}
     training = bench.training_benchmark(model_folder, pairs[:64], batch_size=16, steps=1, rounds=1)
@@ -34,11 +36,12 @@ def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
             "batch_size": 8,
             "threads": 2,
             "encoding": encoding,
+            "tokenization": tokenization,
             "memory": memory,
             "training": training,
         }
     )
-    assert "sent/s" in text and "steps/s" in text and "ratio" in text
+    assert "sent/s" in text and "steps/s" in text and "ratio" in text and "pure Python" in text
 
 
 def test_flops_per_token_known_answer():

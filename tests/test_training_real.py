@@ -67,3 +67,34 @@ def test_triplet_objectives_on_sick_lower_the_loss_and_raise_triplet_accuracy(
     assert result["test accuracy after"] > result["test accuracy before"]
     losses = [e["loss"][objective] for e in json.loads((out / "log.json").read_text())["train"]]
     assert mean(losses[-10:]) < mean(losses[:10])
+
+
+def test_a_tiny_bert_from_scratch_learns(tmp_path, data_dir, capsys):
+    """No pretrained file: a vocabulary learnt from sts-train, a 2-layer BERT with random weights,
+    one epoch of regression (lr 1e-3, as a model this small and new needs): sts-dev Spearman rises."""
+    train_file, dev_file = (str(data_dir / "stsbenchmark" / f"sts-{s}.csv") for s in ("train", "dev"))
+
+    def dev_spearman(model) -> float:
+        assert main(["evaluate", "--model", str(model), "--data", dev_file]) == 0
+        return json.loads(capsys.readouterr().out)["spearman_cosine"]
+
+    assert (
+        main(["init", "--data", train_file, "--output", str(tmp_path / "tiny"), "--vocab-size", "4000"]) == 0
+    )
+    assert "vocabulary of 4000" in capsys.readouterr().out
+    before = dev_spearman(tmp_path / "tiny")
+    train(
+        capsys,
+        "--model",
+        str(tmp_path / "tiny"),
+        "--objective",
+        "regression",
+        "--data",
+        train_file,
+        "--output",
+        str(tmp_path / "run"),
+        "--lr",
+        "1e-3",
+    )
+    after = dev_spearman(tmp_path / "run" / "model")
+    assert after > before + 0.05, (before, after)

@@ -235,3 +235,102 @@ def test_a_wrong_gradient_is_caught():
     assert_close(ref.layer_norm_backward(G, cache)[0], numeric, "finite_difference")
     with pytest.raises(AssertionError, match="not close"):
         assert_close(wrong, numeric, "finite_difference")
+
+
+# Each case returns (forward(inputs), backward(inputs) → input gradients, inputs, G); G is the
+# upstream gradient, so the loss whose derivative is checked is ⟨forward(inputs), G⟩.
+
+
+def linear_case():
+    x, w, b, G = rng_arrays(14, (2, 3, 4), (5, 4), (5,), (2, 3, 5))
+
+    def backward(a):
+        return dict(
+            zip("xwb", ref.linear_backward(G, ref.linear_forward(a["x"], a["w"], a["b"])[1]), strict=True)
+        )
+
+    return lambda a: ref.linear(a["x"], a["w"], a["b"]), backward, {"x": x, "w": w, "b": b}, G
+
+
+def layer_norm_case():
+    x, w, b, G = rng_arrays(15, (2, 3, 6), (6,), (6,), (2, 3, 6))
+
+    def backward(a):
+        cache = ref.layer_norm_forward(a["x"], a["w"], a["b"], 1e-5)[1]
+        return dict(zip("xwb", ref.layer_norm_backward(G, cache), strict=True))
+
+    return lambda a: ref.layer_norm(a["x"], a["w"], a["b"], 1e-5), backward, {"x": x, "w": w, "b": b}, G
+
+
+def activation_case(name):
+    x, G = rng_arrays(16, (3, 7), (3, 7))
+    return (
+        lambda a: ref.ACTIVATIONS[name](a["x"]),
+        lambda a: {"x": ref.ACTIVATION_BACKWARDS[name](G, a["x"])},
+        {"x": x},
+        G,
+    )
+
+
+def softmax_case():
+    s, G = rng_arrays(17, (2, 5), (2, 5))
+    return (
+        lambda a: ref.softmax(a["s"]),
+        lambda a: {"s": ref.softmax_backward(G, ref.softmax(a["s"]))},
+        {"s": s},
+        G,
+    )
+
+
+def dropout_case():
+    s, G = rng_arrays(18, (2, 5), (2, 5))
+    keep = (np.random.default_rng(18).random((2, 5)) > 0.4).astype(np.float64)
+    return (
+        lambda a: ref.dropout_forward(a["s"], keep, 0.4)[0],
+        lambda a: {"s": ref.dropout_backward(G, ref.dropout_forward(a["s"], keep, 0.4)[1])},
+        {"s": s},
+        G,
+    )
+
+
+def l2_normalize_case():
+    x, G = rng_arrays(19, (3, 4), (3, 4))
+    return (
+        lambda a: ref_pooling.l2_normalize(a["x"]),
+        lambda a: {"x": ref_pooling.l2_normalize_backward(G, ref_pooling.l2_normalize_forward(a["x"])[1])},
+        {"x": x},
+        G,
+    )
+
+
+def self_attention_case():
+    config, model, params, ids, mask, types = setup("tiny", "ragged")
+    x, G = rng_arrays(20, (*ids.shape, config.hidden_size), (*ids.shape, config.hidden_size))
+    m, prefix = ref.additive_attention_mask(mask.numpy()), "encoder.layer.0.attention.self."
+
+    def backward(a):
+        cache = ref.self_attention_forward(params, prefix, a["x"], m, config)[1]
+        return {"x": ref.self_attention_backward(G, cache)[0]}
+
+    return lambda a: ref.self_attention(params, prefix, a["x"], m, config), backward, {"x": x}, G
+
+
+SINGLE_OPS = {
+    "linear": linear_case,
+    "layer_norm": layer_norm_case,
+    **{name: (lambda name=name: activation_case(name)) for name in ACTIVATIONS},
+    "softmax": softmax_case,
+    "dropout": dropout_case,
+    "l2_normalize": l2_normalize_case,
+    "self_attention": self_attention_case,
+}
+
+
+@pytest.mark.parametrize("op", SINGLE_OPS)
+def test_single_op_finite_differences(op):
+    """Each backward against central differences of ⟨forward, G⟩, at every input element."""
+    forward, backward, inputs, G = SINGLE_OPS[op]()
+    grads = backward(inputs)
+    for name, array in inputs.items():
+        numeric = numerical_gradient(lambda: (forward(inputs) * G).sum(), array)
+        assert_close(grads[name], numeric, "finite_difference")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .data import LabeledPair, ScoredPair, Triplet
+from .losses import DISTANCES
 
 # ---------------------------------------------------------------------------------------------
 # correlation
@@ -127,8 +128,6 @@ class ClassificationEvaluator:
 
 def evaluate_triplets(encoder, triplets: list[Triplet], distance: str = "euclidean", batch_size: int = 32):
     """Triplet accuracy: the fraction with d(anchor, positive) < d(anchor, negative)."""
-    from .losses import DISTANCES
-
     texts = [t.anchor for t in triplets] + [t.positive for t in triplets] + [t.negative for t in triplets]
     e = torch.as_tensor(encoder.encode(texts, batch_size=batch_size), dtype=torch.float64)  # (3N, D)
     a, p, n = e.chunk(3)

@@ -15,7 +15,6 @@ Shapes: N sentences, B batch, T tokens, C hidden size, D = C × number of poolin
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -204,10 +203,6 @@ class SentenceEncoder(nn.Module):
 
 def read_modules(folder: Path) -> list[dict]:
     """The module list of a sentence-transformers folder; a plain BERT folder is one Transformer."""
-    path = folder / "modules.json"
-    if not path.is_file():
-        return [{"path": "", "type": "sentence_transformers.models.Transformer"}]
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    return read_json(folder / "modules.json") or [
+        {"path": "", "type": "sentence_transformers.models.Transformer"}
+    ]

@@ -256,7 +256,7 @@ def finish_pipeline(tok: Tokenizer) -> None:
     tok.add_special_tokens([t for t in TRAINED_SPECIAL_TOKENS if tok.token_to_id(t) is not None])
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: Path):
     """The contents of a JSON file, or {} if there is no such file."""
     if not path.is_file():
         return {}

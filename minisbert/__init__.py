@@ -1,7 +1,9 @@
 """minisbert: Sentence-BERT from scratch, for reading and for real use.
 
-Read the files in this order: config → tokenizer → model → pooling → pretrained →
-sentence_encoder → losses → data → training → recipes → evaluation → plots → bench → cli.
+Read the files in this order (each imports only files before it; tests/test_imports.py checks):
+files → config → tokenizer → model → pooling → pretrained → model_folder → sentence_encoder →
+losses → data → evaluation → plots → optimizer → checkpoints → training → recipes → bench →
+bench_training → exercises → assignment → grading → divergence → commands → cli.
 """
 
 from .config import BertConfig, preset

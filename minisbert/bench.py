@@ -10,8 +10,12 @@ and tokens/s, with the fraction of the machine's measured matmul limit, the peak
 ratio to sentence-transformers. The NumPy reference is slow (its GELU calls math.erf per element),
 so it encodes a prefix of the sentences.
 
-Training: optimizer steps/s of the regression objective at batch 16, minisbert's `fit` against a
-plain PyTorch loop over sentence-transformers' model (same pairs, optimizer and schedule).
+Training (`bench_training.py`): optimizer steps/s of the regression objective, minisbert's
+`Trainer` against a plain PyTorch loop over sentence-transformers' model (same pairs, optimizer
+and schedule).
+
+This is the one module of minisbert that imports `reference` and sentence-transformers (inside
+the functions that time them): a benchmark must run the contenders it compares with.
 
 Peak memory is the process's resident set high-water mark (VmHWM), reset before each measurement
 through /proc/self/clear_refs (Linux); elsewhere it is not reported.
@@ -90,15 +94,15 @@ def reference_encoder(encoder, folder: Path, dtype, batch_size: int):
     from reference.pretrained import load_config, load_params
     from reference.sentence_encoder import sentence_embeddings
 
+    from .sentence_encoder import length_sorted_batches
+
     params = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in load_params(folder).items()}
     config = load_config(folder)
 
     def encode(sentences: list[str]) -> np.ndarray:
         encoded = encoder.tokenizer.encode(sentences, max_length=encoder.max_seq_length)
-        order = np.argsort([-len(ids) for ids, _ in encoded], kind="stable")
-        out = np.empty((len(sentences), encoder.dimension), dtype=np.float32)
-        for i in range(0, len(order), batch_size):
-            rows = order[i : i + batch_size]
+        out = np.empty((len(sentences), encoder.dimension), dtype=np.float32)  # (N, D)
+        for rows in length_sorted_batches([len(ids) for ids, _ in encoded], batch_size):
             batch = encoder.tokenizer.pad([encoded[r] for r in rows])
             out[rows] = sentence_embeddings(
                 params,
@@ -174,9 +178,9 @@ def encoding_benchmark(encoder, folder, sentences, batch_size=32, rounds=3, refe
 
 def tokenizer_benchmark(tokenizer, folder: Path, sentences: list[str], rounds: int = 3) -> dict:
     """Sentences/s of the `tokenizers` wrapper and of the pure-Python WordPiece in reference/."""
-    from reference.tokenizer import encode, load_vocab
+    from reference.tokenizer import encode, read_vocab
 
-    vocab = load_vocab(folder / "vocab.txt")
+    vocab = read_vocab(folder / "vocab.txt")
     implementations = {
         "wrapper (Rust tokenizers)": lambda: tokenizer.encode(sentences, max_length=10**6),
         "reference (pure Python)": lambda: [encode(s, vocab) for s in sentences],
@@ -196,105 +200,6 @@ def memory_benchmark(encoder, sentences: list[str], sizes=(1_000, 10_000), batch
         texts = [sentences[i % len(sentences)] for i in range(size)]
         _, peaks[size], _ = measure(encoder.encode, texts, batch_size)
     return {"peak_memory_mb": peaks, "ratio": peaks[sizes[-1]] / peaks[sizes[0]] if peaks[sizes[0]] else None}
-
-
-# ---------------------------------------------------------------------------------------------
-# training
-
-
-def minisbert_training_steps(folder: Path, pairs, batch_size: int):
-    """A function running n optimizer steps of minisbert's regression training; returns seconds."""
-    from .data import TokenizedColumns
-    from .losses import CosineSimilarityLoss
-    from .sentence_encoder import SentenceEncoder
-    from .training import Objective, Run, TrainingConfig
-
-    encoder = SentenceEncoder.from_pretrained(folder)
-    columns = [[p.sentence1 for p in pairs], [p.sentence2 for p in pairs]]
-    data = TokenizedColumns(encoder.tokenizer, columns, [p.score / 5 for p in pairs], encoder.max_seq_length)
-    run = Run(
-        encoder,
-        [Objective("regression", data, CosineSimilarityLoss())],
-        TrainingConfig(batch_size=batch_size),
-        None,
-        None,
-    )
-    run.start(None)
-    encoder.train()
-    state = {"index": 0}
-
-    def steps(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            run.train_step(0, state["index"] % run.steps_per_epoch)
-            state["index"] += 1
-        return time.perf_counter() - start
-
-    return steps
-
-
-def sentence_transformers_training_steps(folder: Path, pairs, batch_size: int):
-    """The same training as a plain PyTorch loop over sentence-transformers' model, or None."""
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        return None
-    from .data import epoch_order
-    from .training import NO_DECAY, warmup_then_linear_decay
-
-    model = SentenceTransformer(str(folder), device="cpu")
-    model.train()
-    named = list(model.named_parameters())
-    groups = [
-        {"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": 0.01},
-        {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=2e-5)
-    total = len(pairs) // batch_size
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_linear_decay(total // 10, total))
-    state = {"index": 0}
-    pairs = [pairs[i] for i in epoch_order(len(pairs), seed=0, epoch=0)]  # the batches minisbert sees
-
-    def embed(texts):
-        return model(model.tokenize(texts))["sentence_embedding"]
-
-    def steps(n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            i = state["index"] % total * batch_size
-            batch = pairs[i : i + batch_size]
-            u, v = embed([p.sentence1 for p in batch]), embed([p.sentence2 for p in batch])
-            scores = torch.tensor([p.score / 5 for p in batch])
-            loss = ((torch.cosine_similarity(u, v) - scores) ** 2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            state["index"] += 1
-        return time.perf_counter() - start
-
-    return steps
-
-
-def training_benchmark(folder: Path, pairs, batch_size: int = 16, steps: int = 20, rounds: int = 2) -> dict:
-    """Median optimizer steps/s of each implementation over alternating rounds of `steps` steps."""
-    implementations = {"minisbert": minisbert_training_steps(folder, pairs, batch_size)}
-    st = sentence_transformers_training_steps(folder, pairs, batch_size)
-    if st is not None:
-        implementations["sentence-transformers loop"] = st
-    for run_steps in implementations.values():
-        run_steps(2)  # warm up
-    seconds = {name: [] for name in implementations}
-    for _ in range(rounds):
-        for name, run_steps in implementations.items():
-            seconds[name].append(run_steps(steps))
-    report = {name: {"steps_per_s": steps / statistics.median(s)} for name, s in seconds.items()}
-    if st is not None:
-        base = report["sentence-transformers loop"]["steps_per_s"]
-        for row in report.values():
-            row["ratio_to_sentence_transformers"] = row["steps_per_s"] / base
-    return report
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,8 +243,8 @@ def format_report(report: dict) -> str:
         lines.append(f"memory: peak {sizes}: ratio {mem['ratio']:.3f}")
     train = report.get("training")
     if train:
-        lines.append("training: regression objective, batch 16")
-        for name, row in train.items():
+        lines.append(f"training: regression objective, batch {train['batch_size']}")
+        for name, row in train["implementations"].items():
             ratio = row.get("ratio_to_sentence_transformers")
             lines.append(
                 f"  {name:28}{row['steps_per_s']:8.2f} steps/s"

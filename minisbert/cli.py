@@ -5,7 +5,10 @@
     minisbert similarity "A man eats." "Someone is eating." "The sky is blue."
     minisbert info [FOLDER]
     minisbert evaluate --data ../shared/data/stsbenchmark/sts-test.csv
+    minisbert search --corpus sentences.txt "A query." ["Another." ...] [--top-k 5] [--cache FILE.npy]
     minisbert train --objective regression --data ../shared/data/stsbenchmark/sts-train.csv --output runs/sts
+    minisbert assignment list | make OUT [--exercises ID ...] | grade [REPO] [--json FILE]
+    minisbert check [REPO]                           (where a student's encoder first differs)
 
 `--model FOLDER` picks a model folder; the default is the embedded all-MiniLM-L6-v2.
 """
@@ -13,137 +16,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-import numpy as np
-
-
-def read_sentences(args) -> list[str]:
-    """Sentences from the arguments, or one a line from --file (or stdin)."""
-    if args.sentences and args.file:
-        raise ValueError("give sentences as arguments or with --file, not both")
-    if args.sentences:
-        return args.sentences
-    if args.file and args.file != "-":
-        path = Path(args.file)
-        if not path.is_file():
-            raise FileNotFoundError(f"sentence file not found: {path}")
-        return path.read_text(encoding="utf-8").splitlines()
-    if args.file is None and sys.stdin.isatty():
-        raise ValueError("no sentences: give them as arguments, with --file, or on stdin")
-    return sys.stdin.read().splitlines()
-
-
-def load_encoder(args):
-    from .sentence_encoder import SentenceEncoder
-
-    return SentenceEncoder.from_pretrained(args.model, device=args.device)
-
-
-def cmd_encode(args) -> None:
-    sentences = read_sentences(args)
-    encoder = load_encoder(args)
-    normalize = False if args.no_normalize else None
-    vectors = encoder.encode(sentences, batch_size=args.batch_size, normalize=normalize)  # (N, D)
-    if args.output:
-        np.save(args.output, vectors)
-        print(f"wrote {vectors.shape[0]} × {vectors.shape[1]} embeddings to {args.output}", file=sys.stderr)
-    else:
-        np.savetxt(sys.stdout, vectors, fmt="%.6f")
-
-
-def cmd_similarity(args) -> None:
-    sentences = read_sentences(args)
-    encoder = load_encoder(args)
-    matrix = encoder.similarity(encoder.encode(sentences, batch_size=args.batch_size))  # (N, N)
-    print(format_matrix(matrix, sentences))
-
-
-def format_matrix(matrix: np.ndarray, labels: list[str], width: int = 40) -> str:
-    """A cosine matrix as text, one row per sentence, columns numbered."""
-    short = [s if len(s) <= width else s[: width - 1] + "…" for s in labels]
-    header = " " * (width + 6) + "".join(f"{j:>7}" for j in range(len(labels)))
-    rows = [
-        f"{i:>3}  {s:<{width}}  " + "".join(f"{v:7.3f}" for v in row)
-        for i, (s, row) in enumerate(zip(short, matrix, strict=True))
-    ]
-    return "\n".join([header, *rows])
-
-
-def cmd_info(args) -> None:
-    encoder = load_encoder(args)
-    config = encoder.model.config
-    info = {
-        "folder": str(args.model or "(embedded) sentence-transformers/all-MiniLM-L6-v2"),
-        "parameters": sum(p.numel() for p in encoder.parameters()),
-        "pooling": list(encoder.pooling.modes),
-        "normalize": encoder.normalize,
-        "max_seq_length": encoder.max_seq_length,
-        "embedding_dimension": encoder.dimension,
-        "config": config.__dict__,
-    }
-    print(json.dumps(info, indent=2))
-
-
-def cmd_evaluate(args) -> None:
-    """STS metrics on an STS file; on SICK.txt, STS metrics on the test split's relatedness and
-    triplet accuracy on its test triplets."""
-    from .data import data_path, read_sick, read_sts, sick_triplets, split_sick
-    from .evaluation import evaluate_sts, evaluate_triplets
-    from .recipes import as_scored, is_sick
-
-    path = data_path(args.data)
-    encoder = load_encoder(args)
-    if is_sick(path):
-        pairs = read_sick(path)
-        result = evaluate_sts(encoder, as_scored(split_sick(pairs)["test"]), batch_size=args.batch_size)
-        triplets = evaluate_triplets(encoder, sick_triplets(pairs)["test"], batch_size=args.batch_size)
-        result["triplet_accuracy"] = triplets["accuracy"]
-    else:
-        result = evaluate_sts(encoder, read_sts(path), batch_size=args.batch_size)
-    print(json.dumps({"model": args.model or "(embedded)", "data": str(path), **result}, indent=2))
-
-
-def cmd_train(args) -> None:
-    import torch
-
-    from .recipes import build_recipe
-    from .training import TrainingConfig, atomic_write_text, check_output_dir, fit
-
-    config = TrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        warmup_ratio=args.warmup_ratio,
-        weight_decay=args.weight_decay,
-        max_grad_norm=args.max_grad_norm,
-        seed=args.seed,
-        eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every,
-    )
-    output = Path(args.output)
-    check_output_dir(output, args.resume)  # before any slow work
-    torch.manual_seed(args.seed)  # the classifier head is initialised while the recipe is built
-    encoder = load_encoder(args)
-    options = {"margin": args.margin, "distance": args.distance, "scale": args.scale}
-    recipe = build_recipe(args.objective, args.data, encoder, **options)
-    notes = None if args.resume else {"test_before": recipe.test(encoder)}
-    log = fit(
-        encoder, [recipe.objective], config, output, evaluator=recipe.dev, resume=args.resume, notes=notes
-    )
-    log["test_after"] = recipe.test(encoder)
-    atomic_write_text(output / "log.json", json.dumps(log, indent=1) + "\n")
-    main = recipe.test.main
-    summary = {
-        "objective": args.objective,
-        "model": str(output / "model"),
-        f"test {main} before": log["test_before"][main],
-        f"test {main} after": log["test_after"][main],
-    }
-    print(json.dumps(summary, indent=2))
+from .commands import (
+    cmd_bench,
+    cmd_encode,
+    cmd_evaluate,
+    cmd_info,
+    cmd_init,
+    cmd_search,
+    cmd_similarity,
+    cmd_train,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,97 +55,46 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--data", required=True, help="an STS benchmark file (e.g. stsbenchmark/sts-test.csv) or SICK.txt"
     )
+    add_search_parser(add)
     add_train_parser(add)
     add_bench_parser(add)
     add_init_parser(add)
+    add_assignment_parser(sub)
     return parser
 
 
-def cmd_bench(args) -> None:
-    import torch
+def add_assignment_parser(sub) -> None:
+    """`minisbert assignment list|make|grade` for teachers, `minisbert check` for students."""
+    from .commands import cmd_assignment_grade, cmd_assignment_list, cmd_assignment_make, cmd_check
 
-    from . import bench
-    from .data import data_path, read_sts
-    from .pretrained import default_model_folder
+    a = sub.add_parser("assignment", help="make and grade a course assignment from this repository")
+    jobs = a.add_subparsers(dest="job", required=True)
+    listing = jobs.add_parser("list", help="the exercises, their points and their tests")
+    listing.set_defaults(func=cmd_assignment_list)
+    make = jobs.add_parser("make", help="write a student version of this repository and its HANDOUT.md")
+    make.set_defaults(func=cmd_assignment_make)
+    make.add_argument("out", help="the new folder for the student version")
+    make.add_argument("--exercises", nargs="+", metavar="ID", help="the exercises to set (default: all)")
+    grade = jobs.add_parser("grade", help="run each exercise's tests in a repository and score them")
+    grade.set_defaults(func=cmd_assignment_grade)
+    grade.add_argument("repo", nargs="?", default=".", help="the repository to grade (default: here)")
+    grade.add_argument("--exercises", nargs="+", metavar="ID", help="grade only these exercises")
+    grade.add_argument("--json", help="also write the results for a grade book (Gradescope's results.json)")
+    check = sub.add_parser("check", help="where does this encoder first differ from a correct one?")
+    check.set_defaults(func=cmd_check)
+    check.add_argument("repo", nargs="?", default=".", help="the repository to check (default: here)")
 
-    torch.set_num_threads(args.threads)
-    folder = Path(args.model) if args.model else default_model_folder()
-    encoder = load_encoder(args)
-    if args.file:
-        sentences = read_sentences(args)
-    else:
-        pairs = read_sts(data_path(args.data))
-        sentences = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
-    report = {"sentences": len(sentences), "batch_size": args.batch_size, "threads": torch.get_num_threads()}
-    report["encoding"] = bench.encoding_benchmark(
-        encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences
+
+def add_search_parser(add) -> None:
+    s = add("search", cmd_search, "semantic search: the corpus sentences closest to each query")
+    s.add_argument("queries", nargs="+", metavar="query", help="what to look for, one or more sentences")
+    s.add_argument("--corpus", required=True, help="a text file with one sentence a line")
+    s.add_argument("--top-k", type=int, default=10, help="hits per query (default 10)")
+    s.add_argument(
+        "--cache",
+        help="where to keep the corpus embeddings (default: beside the corpus, "
+        "CORPUS.minisbert-<model id>.npy); re-encoded when the corpus or the model changes",
     )
-    report["tokenization"] = bench.tokenizer_benchmark(encoder.tokenizer, folder, sentences, args.rounds)
-    if not args.skip_memory:
-        report["memory"] = bench.memory_benchmark(encoder, sentences, batch_size=args.batch_size)
-    if not args.skip_training:
-        train_pairs = read_sts(data_path(args.train_data))
-        report["training"] = bench.training_benchmark(folder, train_pairs, steps=args.training_steps)
-    print(bench.format_report(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-
-
-def cmd_init(args) -> None:
-    from .config import preset
-    from .data import read_texts
-    from .sentence_encoder import SentenceEncoder
-
-    output = Path(args.output)
-    if output.exists() and any(output.iterdir()):
-        raise FileExistsError(f"{output} exists and is not empty")
-    texts = read_texts(args.data)
-    encoder = SentenceEncoder.from_scratch(
-        texts, preset(args.preset), args.vocab_size, max_seq_length=args.max_seq_length, seed=args.seed
-    )
-    encoder.save_pretrained(output)
-    params = sum(p.numel() for p in encoder.parameters())
-    print(
-        f"wrote {output}: a {args.preset} BERT ({params:,} random weights), vocabulary of "
-        f"{encoder.tokenizer.vocab_size} learnt from {len(texts):,} sentences of {args.data}"
-    )
-
-
-def add_init_parser(add) -> None:
-    from .config import PRESETS
-
-    i = add(
-        "init", cmd_init, "a new model folder: a vocabulary learnt from text and a BERT with random weights"
-    )
-    i.add_argument(
-        "--data", required=True, help="texts for the vocabulary: an STS file, SICK.txt or one sentence a line"
-    )
-    i.add_argument("--output", required=True, help="the new model folder")
-    i.add_argument("--preset", default="tiny", choices=list(PRESETS), help="the BERT sizes")
-    i.add_argument("--vocab-size", type=int, default=4000)
-    i.add_argument("--max-seq-length", type=int, default=64)
-    i.add_argument("--seed", type=int, default=0)
-
-
-def add_bench_parser(add) -> None:
-    b = add(
-        "bench", cmd_bench, "encoding and training throughput beside the reference and sentence-transformers"
-    )
-    b.set_defaults(sentences=[])
-    b.add_argument("--data", default="stsbenchmark/sts-test.csv", help="STS file whose sentences are encoded")
-    b.add_argument("--file", help="encode these sentences instead (one a line)")
-    b.add_argument(
-        "--train-data", default="stsbenchmark/sts-train.csv", help="STS file for the training benchmark"
-    )
-    b.add_argument("--threads", type=int, default=2)
-    b.add_argument("--rounds", type=int, default=3)
-    b.add_argument(
-        "--reference-sentences", type=int, default=256, help="how many sentences the NumPy reference encodes"
-    )
-    b.add_argument("--training-steps", type=int, default=20)
-    b.add_argument("--skip-training", action="store_true")
-    b.add_argument("--skip-memory", action="store_true")
-    b.add_argument("--json", help="also write the figures to this JSON file")
 
 
 def add_train_parser(add) -> None:
@@ -300,18 +133,65 @@ def add_train_parser(add) -> None:
     tr.add_argument("--scale", type=float, default=20.0, help="MNRL similarity scale")
 
 
+def add_bench_parser(add) -> None:
+    b = add(
+        "bench", cmd_bench, "encoding and training throughput beside the reference and sentence-transformers"
+    )
+    b.set_defaults(sentences=[])
+    b.add_argument("--data", default="stsbenchmark/sts-test.csv", help="STS file whose sentences are encoded")
+    b.add_argument("--file", help="encode these sentences instead (one a line)")
+    b.add_argument(
+        "--train-data", default="stsbenchmark/sts-train.csv", help="STS file for the training benchmark"
+    )
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--rounds", type=int, default=3)
+    b.add_argument(
+        "--reference-sentences", type=int, default=256, help="how many sentences the NumPy reference encodes"
+    )
+    b.add_argument("--training-steps", type=int, default=20)
+    b.add_argument("--skip-training", action="store_true")
+    b.add_argument("--skip-memory", action="store_true")
+    b.add_argument("--json", help="also write the figures to this JSON file")
+
+
+def add_init_parser(add) -> None:
+    from .config import PRESETS
+
+    i = add(
+        "init", cmd_init, "a new model folder: a vocabulary learnt from text and a BERT with random weights"
+    )
+    i.add_argument(
+        "--data", required=True, help="texts for the vocabulary: an STS file, SICK.txt or one sentence a line"
+    )
+    i.add_argument("--output", required=True, help="the new model folder")
+    i.add_argument("--preset", default="tiny", choices=list(PRESETS), help="the BERT sizes")
+    i.add_argument("--vocab-size", type=int, default=4000)
+    i.add_argument("--max-seq-length", type=int, default=64)
+    i.add_argument("--seed", type=int, default=0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "folder", None):
         args.model = args.folder
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (FileNotFoundError, FileExistsError, ValueError, TypeError, KeyError, FloatingPointError) as err:
         print(f"minisbert {args.command}: error: {err}", file=sys.stderr)
         return 1
-    return 0
+
+
+def run() -> None:
+    """The console command: `main`, and an unfinished exercise of a student version said in one line
+    (called as a function, `main` lets NotImplementedError through, so that tests can see it)."""
+    try:
+        status = main()
+    except NotImplementedError as err:
+        print(f"minisbert: this needs an unfinished piece: {err}", file=sys.stderr)
+        status = 1
+    sys.exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

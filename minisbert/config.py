@@ -10,9 +10,10 @@ Source: Devlin et al., "BERT" (NAACL 2019), section 3 and appendix A.2 for the b
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from .files import read_json_object
 
 # The activations `hidden_act` may name. "gelu" is the exact form x * Phi(x) with the error
 # function; "gelu_new" and "gelu_pytorch_tanh" are the tanh approximation used by GPT-2 and
@@ -70,7 +71,7 @@ class BertConfig:
     @classmethod
     def from_json(cls, path: str | Path) -> BertConfig:
         """Read a Hugging Face `config.json` (a file, or a folder that holds one)."""
-        path, values = read_config_json(path, "BERT config")
+        values = read_json_object(path, "BERT config")
         model_type = values.get("model_type", "bert")
         if model_type != "bert":
             raise ValueError(
@@ -81,19 +82,6 @@ class BertConfig:
     def to_dict(self) -> dict:
         """The fields as a dict, with the keys `transformers` expects in a `config.json`."""
         return {"model_type": "bert", "architectures": ["BertModel"], **dataclasses.asdict(self)}
-
-
-def read_config_json(path: str | Path, what: str) -> tuple[Path, dict]:
-    """(file, contents) of a `config.json`, given the file or the folder that holds it."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no {what} found: {path} does not exist")
-    try:
-        return path, json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
 
 
 # Small named presets for tests and tutorials. Dropout is off so that outputs are deterministic.

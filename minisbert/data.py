@@ -122,13 +122,22 @@ def read_sick(path: str | Path) -> list[LabeledPair]:
     return pairs
 
 
+def is_sick(path: str | Path) -> bool:
+    """Whether a file is SICK.txt (its header starts with pair_ID) rather than an STS file."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.readline().startswith("pair_ID\t")
+
+
+def sick_split(pair_id: int) -> str:
+    """The documented SICK split: pair_ID % 10 == 0 → "test", == 1 → "dev", otherwise "train"."""
+    return {0: "test", 1: "dev"}.get(pair_id % 10, "train")
+
+
 def split_sick(pairs: list[LabeledPair]) -> dict[str, list[LabeledPair]]:
-    """The documented split: pair_ID % 10 == 0 → test, == 1 → dev, otherwise train."""
+    """The pairs of each split of `sick_split`: {"train": [...], "dev": [...], "test": [...]}."""
     splits = {"train": [], "dev": [], "test": []}
     for pair in pairs:
-        splits["test" if pair.pair_id % 10 == 0 else "dev" if pair.pair_id % 10 == 1 else "train"].append(
-            pair
-        )
+        splits[sick_split(pair.pair_id)].append(pair)
     return splits
 
 
@@ -136,10 +145,10 @@ def read_texts(path: str | Path) -> list[str]:
     """Every sentence of a file: both sides of each pair of an STS file or SICK.txt, else each
     non-empty line of a text file."""
     path = data_path(path)
+    if is_sick(path):
+        return [s for p in read_sick(path) for s in (p.sentence1, p.sentence2)]
     with open(path, encoding="utf-8") as f:
         first = f.readline()
-    if first.startswith("pair_ID\t"):
-        return [s for p in read_sick(path) for s in (p.sentence1, p.sentence2)]
     if first.count("\t") >= 6:
         return [s for p in read_sts(path) for s in (p.sentence1, p.sentence2)]
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -175,9 +184,10 @@ def sick_triplets(pairs: list[LabeledPair]) -> dict[str, list[Triplet]]:
         negatives = contradicting.get(anchor)
         if not negatives:
             continue
-        split = "test" if first_id[anchor] % 10 == 0 else "dev" if first_id[anchor] % 10 == 1 else "train"
         for i, positive in enumerate(positives):
-            splits[split].append(Triplet(anchor, positive, negatives[i % len(negatives)]))
+            splits[sick_split(first_id[anchor])].append(
+                Triplet(anchor, positive, negatives[i % len(negatives)])
+            )
     return splits
 
 

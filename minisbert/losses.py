@@ -38,24 +38,37 @@ CONCATENATION_PARTS = {
 DEFAULT_CONCATENATION = ("u", "v", "|u-v|")
 
 
-def concatenate(u: torch.Tensor, v: torch.Tensor, parts=DEFAULT_CONCATENATION) -> torch.Tensor:
+def concatenate(
+    u: torch.Tensor, v: torch.Tensor, parts: tuple[str, ...] = DEFAULT_CONCATENATION
+) -> torch.Tensor:
     """(u, v, |u−v|) side by side: (B, D), (B, D) → (B, len(parts) · D)."""
+    # BEGIN EXERCISE softmax_loss
     return torch.cat([CONCATENATION_PARTS[p](u, v) for p in parts], dim=-1)  # (B, F)
+    # END EXERCISE softmax_loss
 
 
-def softmax_loss(u, v, labels, weight, bias, concatenation=DEFAULT_CONCATENATION) -> torch.Tensor:
+def softmax_loss(
+    u: torch.Tensor,
+    v: torch.Tensor,
+    labels: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    concatenation: tuple[str, ...] = DEFAULT_CONCATENATION,
+) -> torch.Tensor:
     """Cross-entropy of softmax(W · (u, v, |u−v|) + b) against integer labels.
 
     u, v: (B, D); labels: (B,) in [0, K); weight: (K, F), F = 3D by default; bias: (K,).
     """
+    # BEGIN EXERCISE softmax_loss
     logits = concatenate(u, v, concatenation) @ weight.T + bias  # (B, K)
     return F.cross_entropy(logits, labels)
+    # END EXERCISE softmax_loss
 
 
 class SoftmaxLoss(nn.Module):
     """The SBERT classification objective with its own trainable classifier W, b."""
 
-    def __init__(self, dim: int, num_labels: int, concatenation=DEFAULT_CONCATENATION):
+    def __init__(self, dim: int, num_labels: int, concatenation: tuple[str, ...] = DEFAULT_CONCATENATION):
         super().__init__()
         unknown = [p for p in concatenation if p not in CONCATENATION_PARTS]
         if unknown or not concatenation:
@@ -80,12 +93,16 @@ class SoftmaxLoss(nn.Module):
 
 def cosine(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """cos(u_i, v_i) = u_i·v_i / (‖u_i‖ ‖v_i‖), row by row: (B, D), (B, D) → (B,)."""
+    # BEGIN EXERCISE cosine_loss
     return (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1))
+    # END EXERCISE cosine_loss
 
 
 def cosine_similarity_loss(u: torch.Tensor, v: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     """mean_i (cos(u_i, v_i) − s_i)², with gold scores s in [0, 1] (STS scores / 5)."""
+    # BEGIN EXERCISE cosine_loss
     return ((cosine(u, v) - scores.to(u.dtype)) ** 2).mean()
+    # END EXERCISE cosine_loss
 
 
 class CosineSimilarityLoss(nn.Module):
@@ -124,8 +141,10 @@ def triplet_loss(
 
     anchor, positive, negative: (B, D). Example: d(a,p) = 0.5, d(a,n) = 2 → max(0.5 − 2 + 1, 0) = 0.
     """
+    # BEGIN EXERCISE triplet_loss
     d = DISTANCES[distance]
     return F.relu(d(anchor, positive) - d(anchor, negative) + margin).mean()
+    # END EXERCISE triplet_loss
 
 
 class TripletLoss(nn.Module):
@@ -159,11 +178,13 @@ def multiple_negatives_ranking_loss(anchors, positives, scale: float = 20.0, neg
     anchors, positives: (B, D). Candidates c are all B positives (each anchor's own one and the
     other B − 1 as negatives), followed by the hard `negatives` (B, D) when given.
     """
+    # BEGIN EXERCISE mnrl
     candidates = positives if negatives is None else torch.cat([positives, negatives])  # (B or 2B, D)
     a = F.normalize(anchors, dim=-1)  # (B, D)
     c = F.normalize(candidates, dim=-1)  # (B or 2B, D)
     scores = scale * a @ c.T  # (B, B or 2B)
     return F.cross_entropy(scores, torch.arange(len(a), device=a.device))
+    # END EXERCISE mnrl
 
 
 class MultipleNegativesRankingLoss(nn.Module):

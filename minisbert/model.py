@@ -14,7 +14,7 @@ Shapes: B batch, T tokens, C hidden size, nh heads, hs head size (C = nh * hs), 
 from __future__ import annotations
 
 import math
-from pathlib import Path
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,7 @@ from .config import BertConfig
 # helpers
 
 
-def activation(name: str):
+def activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The feed-forward non-linearity named by `config.hidden_act`.
 
     gelu(x)      = x * Φ(x) = 0.5 x (1 + erf(x / √2))                    (exact, BERT's choice)
@@ -54,17 +54,21 @@ def additive_attention_mask(attention_mask: torch.Tensor, dtype: torch.dtype) ->
     return (1.0 - keep) * torch.finfo(dtype).min  # (B, 1, 1, T)
 
 
-def attention(q, k, v, additive_mask, dropout: nn.Dropout):
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, additive_mask: torch.Tensor, dropout: nn.Dropout
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention, softmax(q kᵀ / √hs + mask) v (Vaswani et al., eq. 1).
 
     q, k, v: (B, nh, T, hs); additive_mask: (B, 1, 1, T). Returns the context (B, nh, T, hs) and the
     attention probabilities (B, nh, T, T), which the tutorials draw.
     """
+    # BEGIN EXERCISE attention
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, nh, T, T)
     scores = scores + additive_mask  # (B, nh, T, T), padding keys → -huge
     probs = torch.softmax(scores, dim=-1)  # (B, nh, T, T), each row sums to 1
     context = dropout(probs) @ v  # (B, nh, T, hs)
     return context, probs
+    # END EXERCISE attention
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,6 +88,7 @@ class BertEmbeddings(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        # BEGIN EXERCISE embeddings
         T = input_ids.size(1)
         positions = torch.arange(T, device=input_ids.device)  # (T,)
         x = (
@@ -92,10 +97,15 @@ class BertEmbeddings(nn.Module):
             + self.token_type_embeddings(token_type_ids)  # (B, T, C)
         )
         return self.dropout(self.LayerNorm(x))  # (B, T, C)
+        # END EXERCISE embeddings
 
 
 class BertSelfAttention(nn.Module):
-    """Multi-head self-attention: project to q, k, v, attend in nh heads, merge the heads."""
+    """Multi-head self-attention: project to q, k, v, attend in nh heads, merge the heads.
+
+    With `keep_probs = True` (see `BertModel.attention_maps`), the last forward's attention
+    probabilities stay in `self.probs` (B, nh, T, T), detached, for a reader to draw.
+    """
 
     def __init__(self, config: BertConfig):
         super().__init__()
@@ -105,21 +115,33 @@ class BertSelfAttention(nn.Module):
         self.key = nn.Linear(C, C)
         self.value = nn.Linear(C, C)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
+        self.keep_probs = False
+        self.probs: torch.Tensor | None = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) → (B, nh, T, hs): head h reads the features h·hs … (h+1)·hs − 1."""
+        # BEGIN EXERCISE heads
         B, T, C = x.shape
         return x.view(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)  # (B, nh, T, hs)
+        # END EXERCISE heads
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, nh, T, hs) → (B, T, C): the heads side by side again, the inverse of split_heads."""
+        # BEGIN EXERCISE heads
+        B, nh, T, hs = x.shape
+        return x.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, C)
+        # END EXERCISE heads
 
     def forward(self, x: torch.Tensor, additive_mask: torch.Tensor) -> torch.Tensor:
-        B, T, C = x.shape
         # 1) project to queries, keys and values, and split each into nh heads
         q = self.split_heads(self.query(x))  # (B, nh, T, hs)
         k = self.split_heads(self.key(x))  # (B, nh, T, hs)
         v = self.split_heads(self.value(x))  # (B, nh, T, hs)
         # 2) every head attends over all T positions, padding masked out
-        context, _ = attention(q, k, v, additive_mask, self.dropout)  # (B, nh, T, hs)
+        context, probs = attention(q, k, v, additive_mask, self.dropout)  # (B, nh, T, hs)
+        self.probs = probs.detach() if self.keep_probs else None  # (B, nh, T, T)
         # 3) merge the heads back side by side
-        return context.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
+        return self.merge_heads(context)  # (B, T, C)
 
 
 class BertAddNorm(nn.Module):
@@ -189,26 +211,19 @@ class BertEncoder(nn.Module):
         return x
 
 
-class BertPooler(nn.Module):
-    """BERT's next-sentence pooler, tanh(W h_[CLS] + b). Sentence-BERT does not use it."""
+class BertModel(nn.Module):
+    """The BERT encoder: `model(input_ids, attention_mask, token_type_ids)` → last hidden state (B, T, C).
+
+    BERT also has a "pooler", tanh(W h_[CLS] + b), trained for next-sentence prediction.
+    Sentence-BERT does not use it (it pools the token vectors itself, see `pooling.py`), so this
+    model has none: the loader skips a checkpoint's `pooler.*` weights and says so in its report.
+    """
 
     def __init__(self, config: BertConfig):
-        super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.dense(hidden[:, 0]))  # (B, C)
-
-
-class BertModel(nn.Module):
-    """The BERT encoder: `model(input_ids, attention_mask, token_type_ids)` → last hidden state (B, T, C)."""
-
-    def __init__(self, config: BertConfig, add_pooling_layer: bool = False):
         super().__init__()
         self.config = config
         self.embeddings = BertEmbeddings(config)
         self.encoder = BertEncoder(config)
-        self.pooler = BertPooler(config) if add_pooling_layer else None
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -256,15 +271,24 @@ class BertModel(nn.Module):
         mask = additive_attention_mask(attention_mask, x.dtype)  # (B, 1, 1, T)
         return self.encoder(x, mask)  # (B, T, C)
 
-    def pooled_output(self, hidden: torch.Tensor) -> torch.Tensor:
-        """BERT's [CLS] pooler output (B, C); needs a model built with add_pooling_layer=True."""
-        if self.pooler is None:
-            raise RuntimeError("this BertModel has no pooler; build it with add_pooling_layer=True")
-        return self.pooler(hidden)
+    @torch.no_grad()
+    def attention_maps(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The attention probabilities of every layer and head, (L, B, nh, T, T), for drawing.
 
-    @classmethod
-    def from_pretrained(cls, folder: str | Path, add_pooling_layer: bool | None = None) -> BertModel:
-        """Load `config.json` and the weights of a Hugging Face BERT folder (see `pretrained.py`)."""
-        from .pretrained import load_bert_model  # pretrained.py imports this file
-
-        return load_bert_model(folder, add_pooling_layer=add_pooling_layer)
+        Row t of map [l, b, h] is how token t of sentence b spreads its attention over the tokens
+        in head h of layer l: it sums to 1, and padding columns are exactly 0.
+        """
+        attentions = [layer.attention.self for layer in self.encoder.layer]
+        for a in attentions:
+            a.keep_probs = True
+        try:
+            self(input_ids, attention_mask, token_type_ids)
+            return torch.stack([a.probs for a in attentions])  # (L, B, nh, T, T)
+        finally:
+            for a in attentions:
+                a.keep_probs, a.probs = False, None

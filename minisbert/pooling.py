@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .config import read_config_json
+from .files import read_json_object
 
 # ---------------------------------------------------------------------------------------------
 # the pooling functions
@@ -26,17 +26,21 @@ from .config import read_config_json
 
 def mean_pooling(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Σ_t m_t h_t / Σ_t m_t. Example: tokens [1, 3], [5, 7] and padding → [3, 5]."""
+    # BEGIN EXERCISE pooling
     m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
     summed = (hidden * m).sum(dim=1)  # (B, C)
     counts = m.sum(dim=1).clamp(min=1e-9)  # (B, 1), never divide by zero
     return summed / counts  # (B, C)
+    # END EXERCISE pooling
 
 
 def max_pooling(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """max_t h_t over real tokens, per dimension. Example: [1, 7], [5, 3] → [5, 7]."""
+    # BEGIN EXERCISE pooling
     padding = (mask == 0).unsqueeze(-1)  # (B, T, 1)
     # masked_fill returns a new tensor: the caller's hidden states stay as they were
     return hidden.masked_fill(padding, float("-inf")).max(dim=1).values  # (B, C)
+    # END EXERCISE pooling
 
 
 def cls_pooling(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -45,11 +49,9 @@ def cls_pooling(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def mean_sqrt_len_pooling(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Σ_t m_t h_t / √(Σ_t m_t). Example: tokens [1, 3], [5, 7] → [6, 10] / √2."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-    summed = (hidden * m).sum(dim=1)  # (B, C)
-    counts = m.sum(dim=1).clamp(min=1e-9)  # (B, 1)
-    return summed / counts.sqrt()  # (B, C)
+    """Σ_t m_t h_t / √(Σ_t m_t) = mean · √n. Example: tokens [1, 3], [5, 7] → [6, 10] / √2."""
+    counts = mask.sum(dim=1, keepdim=True).to(hidden.dtype).clamp(min=1e-9)  # (B, 1), n per sentence
+    return mean_pooling(hidden, mask) * counts.sqrt()  # (B, C)
 
 
 # The names are sentence-transformers' `pooling_mode` strings.
@@ -120,7 +122,8 @@ class PoolingConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> PoolingConfig:
-        return cls.from_dict(read_config_json(path, "pooling config")[1])
+        """Read `1_Pooling/config.json` (the file, or the folder that holds it)."""
+        return cls.from_dict(read_json_object(path, "pooling config"))
 
     def to_dict(self) -> dict:
         """The newer sentence-transformers form."""

@@ -12,17 +12,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import json
 import logging
-import os
 import re
-import shutil
-import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from .config import BertConfig
+from .files import read_json, write_json
 from .model import BertModel
 
 logger = logging.getLogger(__name__)
@@ -43,7 +41,7 @@ IGNORED = [
     (r"(^|\.)position_ids$", "a buffer 0..511: minisbert computes positions itself"),
     (r"^cls\.", "the pre-training heads (masked LM, next sentence)"),
     (r"^(classifier|qa_outputs)\.", "a task head of a fine-tuned model"),
-    (r"^pooler\.", "BERT's pooler, which this model was built without"),
+    (r"^pooler\.", "BERT's next-sentence pooler: Sentence-BERT pools the token vectors itself"),
 ]
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -84,10 +82,11 @@ def read_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
 
 def read_sharded(index_path: Path) -> dict[str, torch.Tensor]:
     """All the tensors of a sharded checkpoint, shard by shard."""
-    try:
-        shards = sorted(set(json.loads(index_path.read_text(encoding="utf-8"))["weight_map"].values()))
-    except (json.JSONDecodeError, KeyError, AttributeError) as err:
-        raise ValueError(f"{index_path} is not a valid shard index: {err!r}") from None
+    index = read_json(index_path)
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise ValueError(f'{index_path} is not a valid shard index: it needs a "weight_map" of key → file')
+    shards = sorted(set(weight_map.values()))
     state = {}
     for shard in shards:
         path = index_path.parent / shard
@@ -118,22 +117,41 @@ def read_weight_file(path: Path) -> dict[str, torch.Tensor]:
 # matching a checkpoint to a model
 
 
-def match_state_dict(
-    checkpoint: dict[str, torch.Tensor], model: BertModel
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Rename the checkpoint's keys to the model's and check them all.
+@dataclass
+class LoadReport:
+    """What the loader did with a checkpoint: every key is loaded (possibly renamed) or ignored."""
 
-    Returns the state dict to load and the ignored keys with the reason for each. Raises a
-    KeyError naming missing or unknown keys, or a ValueError naming a key and both shapes.
-    """
+    folder: Path
+    loaded: list[str] = field(default_factory=list)  # the model's keys, all of them
+    renamed: dict[str, str] = field(default_factory=dict)  # checkpoint key → model key
+    ignored: dict[str, str] = field(default_factory=dict)  # checkpoint key → why it was skipped
+
+    def summary(self) -> str:
+        """One line per kind: e.g. "loaded 101 weights (0 renamed); ignored pooler.dense.weight, ..."."""
+        lines = [f"{self.folder}: loaded {len(self.loaded)} weights ({len(self.renamed)} renamed)"]
+        by_reason: dict[str, list[str]] = {}
+        for key, why in self.ignored.items():
+            by_reason.setdefault(why, []).append(key)
+        lines += [f"  ignored {', '.join(keys)}: {why}" for why, keys in by_reason.items()]
+        return "\n".join(lines)
+
+
+def match_state_dict(
+    checkpoint: dict[str, torch.Tensor], model: BertModel, report: LoadReport
+) -> dict[str, torch.Tensor]:
+    """Rename the checkpoint's keys to the model's and check them all; record what was done in
+    `report`. Returns the state dict to load. Raises a KeyError naming missing or unknown keys, or
+    a ValueError naming a key and both shapes."""
     expected = model.state_dict()
-    state, ignored = {}, {}
+    state = {}
     for key, tensor in checkpoint.items():
         name = rename_key(key)
         if name in expected:
             state[name] = tensor
+            if name != key:
+                report.renamed[key] = name
         elif (why := ignore_reason(name)) is not None:
-            ignored[key] = why
+            report.ignored[key] = why
         else:
             raise KeyError(f"checkpoint key {key!r} matches no weight of BertModel (is it a BERT model?)")
     missing = [k for k in expected if k not in state]
@@ -148,26 +166,44 @@ def match_state_dict(
     ]
     if wrong:
         raise ValueError("; ".join(wrong) + " in a model built from config.json")
-    return state, ignored
+    report.loaded = list(state)
+    return state
 
 
-def load_bert_model(folder: str | Path, add_pooling_layer: bool | None = None) -> BertModel:
-    """BertModel from a Hugging Face folder, in eval mode.
-
-    `add_pooling_layer=None` keeps BERT's pooler if the checkpoint has one.
-    """
-    folder = Path(folder)
-    config = BertConfig.from_json(folder)
-    checkpoint = read_state_dict(folder)
-    if add_pooling_layer is None:
-        add_pooling_layer = any(rename_key(k).startswith("pooler.") for k in checkpoint)
-    model = BertModel(config, add_pooling_layer=add_pooling_layer)
-    state, ignored = match_state_dict(checkpoint, model)
+def load_weights(model: BertModel, folder: str | Path) -> LoadReport:
+    """Load the weights of `folder` into `model`, every key checked (see `match_state_dict`)."""
+    report = LoadReport(Path(folder))
+    state = match_state_dict(read_state_dict(folder), model, report)
     model.load_state_dict(state, strict=True)
-    heads = sorted({why for why in ignored.values() if not why.startswith("a buffer")})
+    return report
+
+
+def load_bert_model_with_report(folder: str | Path) -> tuple[BertModel, LoadReport]:
+    """BertModel from a Hugging Face folder (`config.json` and weights), in eval mode, and the
+    report of what was loaded, renamed and ignored."""
+    model = BertModel(BertConfig.from_json(folder))
+    report = load_weights(model, folder)
+    # skipping buffers and BERT's pooler is routine; skipping a task head is worth a warning
+    heads = sorted({why for why in report.ignored.values() if why.startswith(("the pre-", "a task"))})
     if heads:
         logger.warning("%s: ignored %s (not used by the encoder)", folder, "; ".join(heads))
-    return model.eval()
+    logger.info("%s", report.summary())
+    return model.eval(), report
+
+
+def load_bert_model(folder: str | Path) -> BertModel:
+    """BertModel from a Hugging Face folder, in eval mode (see `load_bert_model_with_report`)."""
+    return load_bert_model_with_report(folder)[0]
+
+
+def write_weights(model: BertModel, folder: str | Path) -> None:
+    """Write `config.json` and `model.safetensors` (float32, Hugging Face key names) into `folder`."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    write_json(folder / "config.json", model.config.to_dict())
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,95 +251,3 @@ def file_sha256(path: str, size: int, mtime_ns: int) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------
-# saving a sentence encoder as a standard folder
-
-
-def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) -> Path:
-    """Write `encoder` as a folder that both minisbert and sentence-transformers load:
-
-        config.json, model.safetensors (Hugging Face key names), tokenizer.json, vocab.txt,
-        tokenizer_config.json, special_tokens_map.json, modules.json, sentence_bert_config.json,
-        1_Pooling/config.json, and 2_Normalize/ when the encoder normalises.
-
-    The files are written into a temporary folder beside `folder`, which then takes its place, so
-    a crash never leaves a half-written model. A `folder` that exists and is not empty is only
-    replaced with `overwrite=True`.
-    """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"{folder} exists and is a file, not a folder")
-    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
-        raise FileExistsError(f"{folder} exists and is not empty; pass overwrite=True to replace it")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
-        write_model_files(encoder, tmp)
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
-
-
-def write_model_files(encoder, folder: Path) -> None:
-    from safetensors.torch import save_file
-
-    model, tokenizer = encoder.model, encoder.tokenizer
-    write_json(folder / "config.json", model.config.to_dict())
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    tokenizer.save(folder)
-    specials = {
-        "unk_token": "[UNK]",
-        "sep_token": "[SEP]",
-        "pad_token": "[PAD]",
-        "cls_token": "[CLS]",
-        "mask_token": "[MASK]",
-    }
-    write_json(folder / "special_tokens_map.json", specials)
-    write_json(
-        folder / "tokenizer_config.json",
-        {
-            "tokenizer_class": "BertTokenizer",
-            "do_lower_case": getattr(tokenizer.tokenizer.normalizer, "lowercase", True),
-            "model_max_length": encoder.max_seq_length,
-            **specials,
-        },
-    )
-    write_json(
-        folder / "sentence_bert_config.json",
-        {"max_seq_length": encoder.max_seq_length, "do_lower_case": False},
-    )
-    modules = [("", "Transformer"), ("1_Pooling", "Pooling")] + (
-        [("2_Normalize", "Normalize")] if encoder.normalize else []
-    )
-    write_json(
-        folder / "modules.json",
-        [
-            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
-            for i, (path, kind) in enumerate(modules)
-        ],
-    )
-    write_json(folder / "1_Pooling" / "config.json", encoder.pooling.to_dict())
-    if encoder.normalize:
-        write_json(folder / "2_Normalize" / "config.json", {})
-
-
-def write_json(path: Path, value) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def replace_folder(new: Path, target: Path) -> None:
-    """Put `new` where `target` is. A rename is atomic: `target` is always either whole-old or
-    whole-new; an old `target` is moved aside first and removed last."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-    os.rename(new, target)
-    if old is not None:
-        shutil.rmtree(old)

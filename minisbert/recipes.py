@@ -20,6 +20,7 @@ from .data import (
     ScoredPair,
     TokenizedColumns,
     data_path,
+    is_sick,
     read_sick,
     read_sts,
     sick_triplets,
@@ -36,11 +37,6 @@ class Recipe:
     objective: Objective
     dev: object  # an evaluator
     test: object
-
-
-def is_sick(path: Path) -> bool:
-    with open(path, encoding="utf-8") as f:
-        return f.readline().startswith("pair_ID\t")
 
 
 def sts_splits(path: Path) -> dict[str, list[ScoredPair]]:

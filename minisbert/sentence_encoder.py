@@ -4,10 +4,10 @@ Source: Reimers & Gurevych, "Sentence-BERT" (EMNLP 2019), section 3 and figure 2
 pooling operation to the output of BERT to derive a fixed sized sentence embedding", and cosine
 similarity between two such embeddings scores how similar the sentences are.
 
-A sentence-transformers model folder describes this pipeline in `modules.json`: a Transformer
-(BERT weights and tokenizer, `max_seq_length` in `sentence_bert_config.json`), a Pooling module
-(`1_Pooling/config.json`) and optionally Normalize. `SentenceEncoder.from_pretrained` builds exactly
-that; a plain BERT folder gets mean pooling, the SBERT paper's default.
+A sentence-transformers model folder describes this pipeline (`model_folder.py` reads and writes
+that format): a Transformer (BERT weights and tokenizer), a Pooling module and optionally
+Normalize. `SentenceEncoder.from_pretrained` builds exactly that; a plain BERT folder gets mean
+pooling, the SBERT paper's default.
 
 Shapes: N sentences, B batch, T tokens, C hidden size, D = C × number of pooling modes.
 """
@@ -26,11 +26,21 @@ from tqdm.auto import tqdm
 
 from .config import BertConfig
 from .model import BertModel
+from .model_folder import read_model_folder, save_sentence_encoder
 from .pooling import PoolingConfig, l2_normalize, pool
-from .pretrained import default_model_folder, load_bert_model, save_sentence_encoder
-from .tokenizer import WordPieceTokenizer, check_texts, read_json
+from .pretrained import default_model_folder, load_bert_model
+from .tokenizer import WordPieceTokenizer, check_texts
 
 PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
+EmbeddingsOrTexts = np.ndarray | torch.Tensor | Sequence[str] | str  # (N, D) vectors, or sentences
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Row indices in batches of `batch_size`, longest sentences first, so that the sentences of a
+    batch have nearly the same length and padding to the longest wastes little.
+    Example: lengths [3, 9, 5, 8], batch 2 → [[1, 3], [2, 0]]."""
+    order = np.argsort([-n for n in lengths], kind="stable")  # longest first; ties keep input order
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 class SentenceEncoder(nn.Module):
@@ -40,11 +50,12 @@ class SentenceEncoder(nn.Module):
         self,
         model: BertModel,
         tokenizer: WordPieceTokenizer,
-        pooling: PoolingConfig = PoolingConfig(),
+        pooling: PoolingConfig | None = None,
         normalize: bool = False,
         max_seq_length: int | None = None,
     ):
         super().__init__()
+        pooling = pooling or PoolingConfig()  # mean pooling, the SBERT paper's default
         self.model = model
         self.tokenizer = tokenizer
         self.pooling = dataclasses.replace(pooling, dimension=pooling.dimension or model.config.hidden_size)
@@ -66,30 +77,16 @@ class SentenceEncoder(nn.Module):
     ) -> SentenceEncoder:
         """Load a sentence-transformers or plain BERT folder; no folder means all-MiniLM-L6-v2."""
         folder = default_model_folder() if folder is None else Path(folder)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"model folder not found: {folder}")
-        modules = read_modules(folder)
-        kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
-        unsupported = [k for k in kinds if k not in ("Transformer", "Pooling", "Normalize")]
-        if unsupported or kinds[:1] != ["Transformer"]:
-            raise ValueError(
-                f"{folder}/modules.json lists {kinds}: minisbert supports Transformer, then "
-                f"Pooling, then optionally Normalize"
-            )
-        bert_folder = folder / modules[0].get("path", "")
-        pooling = PoolingConfig()  # a plain BERT folder: mean pooling
-        if "Pooling" in kinds:
-            pooling = PoolingConfig.from_json(folder / modules[kinds.index("Pooling")]["path"])
-        sbert = read_json(bert_folder / "sentence_bert_config.json")
-        tokenizer = WordPieceTokenizer.from_pretrained(bert_folder)
-        if sbert.get("do_lower_case"):
-            tokenizer.lowercase_first()
+        layout = read_model_folder(folder)
+        tokenizer = WordPieceTokenizer.from_pretrained(
+            layout.bert_folder, max_length=layout.max_seq_length, lowercase_first=layout.do_lower_case
+        )
         encoder = cls(
-            load_bert_model(bert_folder),
+            load_bert_model(layout.bert_folder),
             tokenizer,
-            pooling=pooling,
-            normalize="Normalize" in kinds,
-            max_seq_length=sbert.get("max_seq_length"),
+            pooling=layout.pooling,
+            normalize=layout.normalize,
+            max_seq_length=layout.max_seq_length,
         )
         return encoder.to(device or "cpu").eval()  # like a published model: dropout off until .train()
 
@@ -114,7 +111,7 @@ class SentenceEncoder(nn.Module):
         return cls(model, tokenizer, PoolingConfig(tuple(pooling)), max_seq_length=max_seq_length).eval()
 
     def save_pretrained(self, folder: str | Path, overwrite: bool = False) -> Path:
-        """Write a standard sentence-transformers folder (see `pretrained.save_sentence_encoder`)."""
+        """Write a standard sentence-transformers folder (see `model_folder.save_sentence_encoder`)."""
         return save_sentence_encoder(self, folder, overwrite=overwrite)
 
     # -- the differentiable forward, used for training -------------------------------------------
@@ -163,8 +160,7 @@ class SentenceEncoder(nn.Module):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         encoded = self.tokenizer.encode(sentences, max_length=self.max_seq_length)
-        order = np.argsort([-len(ids) for ids, _ in encoded], kind="stable")  # longest first
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        batches = length_sorted_batches([len(ids) for ids, _ in encoded], batch_size)
         if show_progress is None:
             show_progress = sys.stderr.isatty() and len(batches) >= PROGRESS_MIN_BATCHES
         out = np.empty((len(sentences), self.dimension), dtype=np.float32)  # (N, D)
@@ -181,7 +177,7 @@ class SentenceEncoder(nn.Module):
             self.train(was_training)
         return out
 
-    def similarity(self, a, b=None) -> np.ndarray:
+    def similarity(self, a: EmbeddingsOrTexts, b: EmbeddingsOrTexts | None = None) -> np.ndarray:
         """Cosine similarity matrix (N, M) between two sets of embeddings (or sentences).
 
         `a` and `b` are arrays (N, D) and (M, D), or lists of sentences to encode first. With no
@@ -192,17 +188,11 @@ class SentenceEncoder(nn.Module):
         a, b = (l2_normalize(torch.as_tensor(x, dtype=torch.float32)) for x in (a, b))
         return (a @ b.T).numpy()  # (N, M)
 
-    def as_embeddings(self, x) -> np.ndarray:
+    def as_embeddings(self, x: EmbeddingsOrTexts) -> np.ndarray:
+        """Embeddings (N, D) as float32: arrays pass through, sentences are encoded."""
         if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], str)):
             return np.atleast_2d(self.encode(x))
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"embeddings must be (N, D), got shape {x.shape}")
         return x
-
-
-def read_modules(folder: Path) -> list[dict]:
-    """The module list of a sentence-transformers folder; a plain BERT folder is one Transformer."""
-    return read_json(folder / "modules.json") or [
-        {"path": "", "type": "sentence_transformers.models.Transformer"}
-    ]

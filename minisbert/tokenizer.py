@@ -30,8 +30,19 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+from .files import read_json, write_json
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")  # what every BERT vocabulary must hold
+# the roles of BERT's special tokens, as Hugging Face's special_tokens_map.json names them
+SPECIAL_TOKENS_MAP = {
+    "unk_token": "[UNK]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
 DEFAULT_MAX_LENGTH = 512  # BERT's max_position_embeddings
+MAX_CHARS_PER_WORD = 100  # a longer word is [UNK], as in BERT
 
 
 def check_texts(texts, name: str = "texts") -> list[str]:
@@ -91,10 +102,7 @@ class WordPieceTokenizer:
         max_length: int = DEFAULT_MAX_LENGTH,
     ) -> WordPieceTokenizer:
         """BERT's tokenizer from a `vocab.txt`. `strip_accents=None` strips them when lowercasing."""
-        vocab = read_vocab(path)
-        tok = bert_pipeline(
-            models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100), lowercase, strip_accents
-        )
+        tok = bert_pipeline(wordpiece(read_vocab(path)), lowercase, strip_accents)
         finish_pipeline(tok)
         return cls(tok, max_length=max_length)
 
@@ -108,16 +116,13 @@ class WordPieceTokenizer:
         max_length: int = DEFAULT_MAX_LENGTH,
     ) -> WordPieceTokenizer:
         """Learn a WordPiece vocabulary of `vocab_size` tokens from `texts` with the `tokenizers`
-        trainer (BERT's pipeline; the special tokens take ids 0 to 4). Save it with `save(folder)`,
-        which writes vocab.txt and tokenizer.json."""
+        trainer (BERT's pipeline; the special tokens take ids 0 to 4). Save it with `save(folder)`."""
         from tokenizers import trainers
 
         texts = check_texts(texts)
         if vocab_size < len(TRAINED_SPECIAL_TOKENS) + 1:
             raise ValueError(f"vocab_size {vocab_size} leaves no room beside the special tokens")
-        tok = bert_pipeline(
-            models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100), lowercase, None
-        )
+        tok = bert_pipeline(wordpiece(), lowercase, None)
         trainer = trainers.WordPieceTrainer(
             vocab_size=vocab_size,
             min_frequency=min_frequency,
@@ -130,34 +135,35 @@ class WordPieceTokenizer:
         return cls(tok, max_length=max_length)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, max_length: int | None = None) -> WordPieceTokenizer:
+    def from_pretrained(
+        cls, folder: str | Path, max_length: int | None = None, lowercase_first: bool = False
+    ) -> WordPieceTokenizer:
         """Read `tokenizer.json` if the folder has one, else `vocab.txt` (+ `tokenizer_config.json`).
 
-        `max_length` defaults to `max_seq_length` of `sentence_bert_config.json`, then to
-        `model_max_length` of `tokenizer_config.json`, then to 512.
+        `max_length` defaults to `model_max_length` of `tokenizer_config.json`, then to 512 (a
+        sentence-transformers folder passes its own `max_seq_length`, see `model_folder.py`).
+        `lowercase_first` lowercases the text before the rest of normalisation, which is what
+        sentence-transformers' `do_lower_case` asks for.
         """
         folder = Path(folder)
         if not folder.is_dir():
             raise FileNotFoundError(f"tokenizer folder not found: {folder}")
-        settings = read_json(folder / "tokenizer_config.json")
+        settings = read_json(folder / "tokenizer_config.json", default={})
         if max_length is None:
-            max_length = default_max_length(folder, settings)
+            max_length = model_max_length(settings)
         if (folder / "tokenizer.json").is_file():
-            return cls(Tokenizer.from_file(str(folder / "tokenizer.json")), max_length=max_length)
-        if (folder / "vocab.txt").is_file():
-            return cls.from_vocab(
-                folder / "vocab.txt",
-                lowercase=settings.get("do_lower_case", True),
-                strip_accents=settings.get("strip_accents"),
-                max_length=max_length,
-            )
-        raise FileNotFoundError(f"{folder} has neither tokenizer.json nor vocab.txt")
-
-    def lowercase_first(self) -> None:
-        """Lowercase text before the rest of normalisation (sentence-transformers' `do_lower_case`)."""
-        current = self.tokenizer.normalizer
-        steps = [normalizers.Lowercase()] + ([current] if current is not None else [])
-        self.tokenizer.normalizer = normalizers.Sequence(steps)
+            tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        elif (folder / "vocab.txt").is_file():
+            vocab = read_vocab(folder / "vocab.txt")
+            lowercase = settings.get("do_lower_case", True)
+            tok = bert_pipeline(wordpiece(vocab), lowercase, settings.get("strip_accents"))
+            finish_pipeline(tok)
+        else:
+            raise FileNotFoundError(f"{folder} has neither tokenizer.json nor vocab.txt")
+        if lowercase_first:
+            steps = [normalizers.Lowercase()] + ([tok.normalizer] if tok.normalizer is not None else [])
+            tok.normalizer = normalizers.Sequence(steps)
+        return cls(tok, max_length=max_length)
 
     # -- using ---------------------------------------------------------------------------------
 
@@ -222,16 +228,44 @@ class WordPieceTokenizer:
             ids = ids.tolist()
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
-    def save(self, folder: str | Path) -> None:
-        """Write `tokenizer.json` and `vocab.txt` (ids in line order) into `folder`."""
+    def ids_to_tokens(self, ids) -> list[str]:
+        """The token of each id, special tokens included: [101, 7592, 999, 102] →
+        ["[CLS]", "hello", "!", "[SEP]"]. Padding ids read "[PAD]"."""
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        return [self.tokenizer.id_to_token(int(i)) for i in ids]
+
+    @property
+    def lowercase(self) -> bool:
+        """Whether normalisation lowercases the text (BERT "uncased" models do)."""
+        return lowercases(json.loads(self.tokenizer.to_str()).get("normalizer"))
+
+    def save(self, folder: str | Path, model_max_length: int | None = None) -> None:
+        """Write the tokenizer files of a Hugging Face folder: `tokenizer.json`, `vocab.txt` (ids in
+        line order), `tokenizer_config.json` and `special_tokens_map.json`."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save(str(folder / "tokenizer.json"))
         vocab = sorted(self.tokenizer.get_vocab().items(), key=lambda item: item[1])
         (folder / "vocab.txt").write_text("".join(f"{t}\n" for t, _ in vocab), encoding="utf-8")
+        write_json(folder / "special_tokens_map.json", SPECIAL_TOKENS_MAP)
+        settings = {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": self.lowercase,
+            "model_max_length": model_max_length or self.max_length,
+            **SPECIAL_TOKENS_MAP,
+        }
+        write_json(folder / "tokenizer_config.json", settings)
 
 
 TRAINED_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")  # ids 0..4 of a trained vocabulary
+
+
+def wordpiece(vocab: dict[str, int] | None = None) -> models.WordPiece:
+    """Step 3's model: a given vocabulary, or an empty one for the trainer to fill."""
+    if vocab is None:
+        return models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=MAX_CHARS_PER_WORD)
+    return models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_CHARS_PER_WORD)
 
 
 def bert_pipeline(model, lowercase: bool, strip_accents: bool | None) -> Tokenizer:
@@ -256,23 +290,19 @@ def finish_pipeline(tok: Tokenizer) -> None:
     tok.add_special_tokens([t for t in TRAINED_SPECIAL_TOKENS if tok.token_to_id(t) is not None])
 
 
-def read_json(path: Path):
-    """The contents of a JSON file, or {} if there is no such file."""
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
+def lowercases(normalizer: dict | None) -> bool:
+    """Whether a normalizer, as `tokenizer.json` describes it, lowercases (at any depth of a Sequence)."""
+    if not normalizer:
+        return False
+    if normalizer.get("type") == "Sequence":
+        return any(lowercases(step) for step in normalizer.get("normalizers", []))
+    return normalizer.get("type") == "Lowercase" or bool(normalizer.get("lowercase"))
 
 
-def default_max_length(folder: Path, tokenizer_settings: dict) -> int:
-    """The truncation length a model folder asks for (see `from_pretrained`)."""
-    sbert = read_json(folder / "sentence_bert_config.json")
-    if sbert.get("max_seq_length"):
-        return int(sbert["max_seq_length"])
+def model_max_length(tokenizer_settings: dict) -> int:
+    """The truncation length `tokenizer_config.json` asks for, or BERT's 512."""
     model_max = tokenizer_settings.get("model_max_length")
     # some tokenizer_config.json files say 1e30 for "no limit"
-    if model_max and model_max <= 100_000:
+    if isinstance(model_max, (int, float)) and 0 < model_max <= 100_000:
         return int(model_max)
     return DEFAULT_MAX_LENGTH

@@ -15,6 +15,8 @@ Shapes: B batch, D embedding size, K labels, F = D × number of concatenated par
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .model import softmax
@@ -39,21 +41,31 @@ def cross_entropy_backward(cache) -> np.ndarray:
     return dz / len(labels)
 
 
+class CosineCache(NamedTuple):
+    u: np.ndarray  # (B, D)
+    v: np.ndarray  # (B, D)
+    nu: np.ndarray  # (B,), ‖u_i‖
+    nv: np.ndarray  # (B,), ‖v_i‖
+    c: np.ndarray  # (B,), cos(u_i, v_i)
+
+
 def cosine_forward(u: np.ndarray, v: np.ndarray):
     """c_i = u_i·v_i / (‖u_i‖ ‖v_i‖): (B, D), (B, D) → (B,)."""
     nu = np.linalg.norm(u, axis=-1)  # (B,)
     nv = np.linalg.norm(v, axis=-1)  # (B,)
     c = (u * v).sum(-1) / (nu * nv)  # (B,)
-    return c, (u, v, nu, nv, c)
+    return c, CosineCache(u, v, nu, nv, c)
 
 
-def cosine_backward(dc: np.ndarray, cache):
-    """∂c/∂u = v / (‖u‖‖v‖) − c · u / ‖u‖², and the same with u and v swapped."""
-    u, v, nu, nv, c = cache
-    dc = dc[:, None]  # (B, 1)
-    du = dc * (v / (nu * nv)[:, None] - c[:, None] * u / (nu**2)[:, None])  # (B, D)
-    dv = dc * (u / (nu * nv)[:, None] - c[:, None] * v / (nv**2)[:, None])  # (B, D)
+def cosine_backward(dc: np.ndarray, cache: CosineCache):
+    """∂c/∂u = v / (‖u‖‖v‖) − c · u / ‖u‖², and the same with u and v swapped: (B,) → (B, D) twice."""
+    # BEGIN EXERCISE cosine_backward
+    u, v, nu, nv, c = cache.u, cache.v, cache.nu, cache.nv, cache.c
+    g = dc[:, None]  # (B, 1), each row's upstream gradient
+    du = g * (v / (nu * nv)[:, None] - c[:, None] * u / (nu**2)[:, None])  # (B, D)
+    dv = g * (u / (nu * nv)[:, None] - c[:, None] * v / (nv**2)[:, None])  # (B, D)
     return du, dv
+    # END EXERCISE cosine_backward
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,21 +100,29 @@ def concatenate_backward(df: np.ndarray, u, v, parts=DEFAULT_CONCATENATION):
     return du, dv
 
 
+class SoftmaxLossCache(NamedTuple):
+    u: np.ndarray  # (B, D)
+    v: np.ndarray  # (B, D)
+    features: np.ndarray  # (B, F), the concatenation the classifier sees
+    weight: np.ndarray  # (K, F)
+    concatenation: tuple  # the parts of f, e.g. ("u", "v", "|u-v|")
+    cross_entropy: tuple  # (probabilities (B, K), labels (B,))
+
+
 def softmax_loss_forward(u, v, labels, weight, bias, concatenation=DEFAULT_CONCATENATION):
     """Cross-entropy of softmax(W f + b), f = (u, v, |u−v|). weight (K, F), bias (K,)."""
     f = concatenate(u, v, concatenation)  # (B, F)
     logits = f @ weight.T + bias  # (B, K)
     loss, ce_cache = cross_entropy_forward(logits, labels)
-    return loss, (u, v, f, weight, concatenation, ce_cache)
+    return loss, SoftmaxLossCache(u, v, f, weight, concatenation, ce_cache)
 
 
-def softmax_loss_backward(cache, dloss: float = 1.0) -> dict:
+def softmax_loss_backward(cache: SoftmaxLossCache, dloss: float = 1.0) -> dict:
     """dz = (p − y)/B; dW = dzᵀ f; db = Σ_i dz_i; df = dz W, then back through the concatenation."""
-    u, v, f, weight, concatenation, ce_cache = cache
-    dz = dloss * cross_entropy_backward(ce_cache)  # (B, K)
-    df = dz @ weight  # (B, F)
-    du, dv = concatenate_backward(df, u, v, concatenation)
-    return {"u": du, "v": dv, "weight": dz.T @ f, "bias": dz.sum(0)}
+    dz = dloss * cross_entropy_backward(cache.cross_entropy)  # (B, K)
+    df = dz @ cache.weight  # (B, F)
+    du, dv = concatenate_backward(df, cache.u, cache.v, cache.concatenation)
+    return {"u": du, "v": dv, "weight": dz.T @ cache.features, "bias": dz.sum(0)}
 
 
 def softmax_loss(u, v, labels, weight, bias, concatenation=DEFAULT_CONCATENATION) -> float:
@@ -136,32 +156,43 @@ def cosine_similarity_loss(u, v, scores) -> float:
 # triplet
 
 
+class DistanceCache(NamedTuple):
+    distance: str  # "euclidean", "manhattan" or "cosine"
+    saved: np.ndarray | CosineCache  # x − y (B, D) for euclidean and manhattan, cos(x, y)'s cache for cosine
+    d: np.ndarray | None  # (B,), the euclidean distances (None otherwise)
+
+
 def distance_forward(x, y, distance: str):
     """(B,) distances and a cache. euclidean ‖x−y‖, cosine 1 − cos(x, y), manhattan Σ|x−y|."""
     if distance == "euclidean":
         d = np.linalg.norm(x - y, axis=-1)
-        return d, (distance, x - y, d)
+        return d, DistanceCache(distance, x - y, d)
     if distance == "manhattan":
-        return np.abs(x - y).sum(-1), (distance, x - y, None)
+        return np.abs(x - y).sum(-1), DistanceCache(distance, x - y, None)
     if distance == "cosine":
         c, cos_cache = cosine_forward(x, y)
-        return 1.0 - c, (distance, cos_cache, None)
+        return 1.0 - c, DistanceCache(distance, cos_cache, None)
     raise ValueError(f"distance {distance!r} is not one of euclidean, cosine, manhattan")
 
 
-def distance_backward(dd, cache):
+def distance_backward(dd, cache: DistanceCache):
     """∂‖x−y‖/∂x = (x−y)/‖x−y‖ (0 where x = y); ∂Σ|x−y|/∂x = sign(x−y); ∂(1−cos)/∂x = −∂cos/∂x.
     Each returns (dx, dy) with dy = −dx for the first two."""
-    distance, saved, d = cache
-    if distance == "euclidean":
-        diff = saved
-        safe = np.where(d > 0, d, 1.0)[:, None]
-        dx = dd[:, None] * np.where(d[:, None] > 0, diff / safe, 0.0)
+    if cache.distance == "euclidean":
+        d = cache.d  # (B,)
+        safe = np.where(d > 0, d, 1.0)[:, None]  # (B, 1), no 0/0 where x = y
+        dx = dd[:, None] * np.where(d[:, None] > 0, cache.saved / safe, 0.0)  # (B, D)
         return dx, -dx
-    if distance == "manhattan":
-        dx = dd[:, None] * np.sign(saved)
+    if cache.distance == "manhattan":
+        dx = dd[:, None] * np.sign(cache.saved)  # (B, D)
         return dx, -dx
-    return cosine_backward(-dd, saved)
+    return cosine_backward(-dd, cache.saved)
+
+
+class TripletCache(NamedTuple):
+    active: np.ndarray  # (B,) bool, the triplets inside the margin
+    positive: DistanceCache  # of d(a, p)
+    negative: DistanceCache  # of d(a, n)
 
 
 def triplet_loss_forward(anchor, positive, negative, margin: float = 1.0, distance: str = "euclidean"):
@@ -169,15 +200,14 @@ def triplet_loss_forward(anchor, positive, negative, margin: float = 1.0, distan
     dp, cache_p = distance_forward(anchor, positive, distance)  # (B,)
     dn, cache_n = distance_forward(anchor, negative, distance)  # (B,)
     hinge = dp - dn + margin  # (B,)
-    return float(np.maximum(hinge, 0.0).mean()), (hinge > 0, cache_p, cache_n)
+    return float(np.maximum(hinge, 0.0).mean()), TripletCache(hinge > 0, cache_p, cache_n)
 
 
-def triplet_loss_backward(cache, dloss: float = 1.0) -> dict:
+def triplet_loss_backward(cache: TripletCache, dloss: float = 1.0) -> dict:
     """Only triplets inside the margin (hinge > 0) pass a gradient: +1/B to d(a,p), −1/B to d(a,n)."""
-    active, cache_p, cache_n = cache
-    g = dloss * active.astype(np.float64) / len(active)  # (B,)
-    da_p, dpos = distance_backward(g, cache_p)
-    da_n, dneg = distance_backward(-g, cache_n)
+    g = dloss * cache.active.astype(np.float64) / len(cache.active)  # (B,)
+    da_p, dpos = distance_backward(g, cache.positive)
+    da_n, dneg = distance_backward(-g, cache.negative)
     return {"anchor": da_p + da_n, "positive": dpos, "negative": dneg}
 
 
@@ -189,24 +219,35 @@ def triplet_loss(anchor, positive, negative, margin: float = 1.0, distance: str 
 # multiple negatives ranking
 
 
+class RankingCache(NamedTuple):
+    a: np.ndarray  # (B, D), the normalised anchors
+    c: np.ndarray  # (B or 2B, D), the normalised candidates
+    norm_a: tuple  # l2_normalize_forward's cache of the anchors
+    norm_c: tuple  # and of the candidates
+    scale: float  # the inverse temperature of the scores
+    cross_entropy: tuple  # (probabilities (B, B or 2B), labels (B,))
+    batch: int  # B
+    has_negatives: bool  # hard negatives were given
+
+
 def multiple_negatives_ranking_loss_forward(anchors, positives, scale: float = 20.0, negatives=None):
     """Cross-entropy over S = scale · â ĉᵀ (B, B or 2B), the right answer for row i is column i."""
     candidates = positives if negatives is None else np.concatenate([positives, negatives])
     a, cache_a = l2_normalize_forward(anchors)  # (B, D)
     c, cache_c = l2_normalize_forward(candidates)  # (B or 2B, D)
-    scores = scale * a @ c.T  # (B, B or 2B)
+    scores = scale * (a @ c.T)  # (B, B or 2B): scaled cosine of every anchor with every candidate
     loss, ce_cache = cross_entropy_forward(scores, np.arange(len(a)))
-    return loss, (a, c, cache_a, cache_c, scale, ce_cache, len(positives), negatives is not None)
+    return loss, RankingCache(a, c, cache_a, cache_c, scale, ce_cache, len(positives), negatives is not None)
 
 
-def multiple_negatives_ranking_loss_backward(cache, dloss: float = 1.0) -> dict:
+def multiple_negatives_ranking_loss_backward(cache: RankingCache, dloss: float = 1.0) -> dict:
     """dS = (softmax(S) − I)/B; dâ = scale · dS ĉ; dĉ = scale · dSᵀ â; then through the normalisation."""
-    a, c, cache_a, cache_c, scale, ce_cache, B, has_negatives = cache
-    dS = dloss * cross_entropy_backward(ce_cache)  # (B, B or 2B)
-    da = l2_normalize_backward(scale * dS @ c, cache_a)  # (B, D)
-    dc = l2_normalize_backward(scale * dS.T @ a, cache_c)  # (B or 2B, D)
+    dS = dloss * cross_entropy_backward(cache.cross_entropy)  # (B, B or 2B)
+    da = l2_normalize_backward(cache.scale * dS @ cache.c, cache.norm_a)  # (B, D)
+    dc = l2_normalize_backward(cache.scale * dS.T @ cache.a, cache.norm_c)  # (B or 2B, D)
+    B = cache.batch
     grads = {"anchors": da, "positives": dc[:B]}
-    if has_negatives:
+    if cache.has_negatives:
         grads["negatives"] = dc[B:]
     return grads
 

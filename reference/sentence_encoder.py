@@ -7,9 +7,11 @@ Shapes: B batch, T tokens, C hidden size, D = C × number of pooling modes.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from .model import encoder, encoder_backward, encoder_forward
+from .model import EncoderCache, encoder, encoder_backward, encoder_forward
 from .pooling import l2_normalize, l2_normalize_backward, l2_normalize_forward, pool, pool_backward
 
 
@@ -28,6 +30,14 @@ def sentence_embeddings(
     return l2_normalize(embeddings) if normalize else embeddings
 
 
+class SentenceCache(NamedTuple):
+    encoder: EncoderCache
+    hidden: np.ndarray  # (B, T, C), the last hidden state
+    attention_mask: np.ndarray  # (B, T)
+    modes: tuple  # the pooling modes
+    normalize: tuple | None  # the l2_normalize cache, or None without normalisation
+
+
 def sentence_embeddings_forward(
     params, input_ids, attention_mask, config, modes=("mean",), normalize=False, token_type_ids=None
 ):
@@ -39,13 +49,12 @@ def sentence_embeddings_forward(
     norm_cache = None
     if normalize:
         pooled, norm_cache = l2_normalize_forward(pooled)
-    return pooled, (enc_cache, hidden, attention_mask, modes, norm_cache)
+    return pooled, SentenceCache(enc_cache, hidden, attention_mask, modes, norm_cache)
 
 
-def sentence_embeddings_backward(dembeddings, cache) -> dict:
+def sentence_embeddings_backward(dembeddings, cache: SentenceCache) -> dict:
     """Gradients of every encoder weight from the gradient of the sentence embeddings (B, D)."""
-    enc_cache, hidden, attention_mask, modes, norm_cache = cache
-    if norm_cache is not None:
-        dembeddings = l2_normalize_backward(dembeddings, norm_cache)
-    dhidden = pool_backward(dembeddings, hidden, attention_mask, modes)  # (B, T, C)
-    return encoder_backward(dhidden, enc_cache)
+    if cache.normalize is not None:
+        dembeddings = l2_normalize_backward(dembeddings, cache.normalize)
+    dhidden = pool_backward(dembeddings, cache.hidden, cache.attention_mask, cache.modes)  # (B, T, C)
+    return encoder_backward(dhidden, cache.encoder)

@@ -38,8 +38,8 @@ CJK_RANGES = [
 ]  # fmt: skip
 
 
-def load_vocab(path: str | Path) -> dict[str, int]:
-    """vocab.txt: one token a line, its id the line number from 0."""
+def read_vocab(path: str | Path) -> dict[str, int]:
+    """vocab.txt: one token a line, its id the line number from 0 (as minisbert.tokenizer.read_vocab)."""
     lines = Path(path).read_text(encoding="utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -126,6 +126,7 @@ def pre_tokenize(text: str) -> list[str]:
 
 def wordpiece(word: str, vocab: dict[str, int]) -> list[str]:
     """Step 6, greedy longest match first: "embeddings" → ["em", "##bed", "##ding", "##s"]."""
+    # BEGIN EXERCISE wordpiece
     if len(word) > MAX_CHARS_PER_WORD:
         return ["[UNK]"]
     pieces, start = [], 0
@@ -141,6 +142,7 @@ def wordpiece(word: str, vocab: dict[str, int]) -> list[str]:
         pieces.append(piece)
         start = end
     return pieces
+    # END EXERCISE wordpiece
 
 
 def tokenize(text: str, vocab: dict[str, int], lowercase: bool = True) -> list[str]:

@@ -80,6 +80,7 @@ def adamw_step(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_de
 
     Returns new (params, state); the inputs are not changed. Weights without a gradient stay.
     """
+    # BEGIN EXERCISE adamw
     b1, b2 = betas
     t = state["step"] + 1
     new_params, m, v = dict(params), dict(state["m"]), dict(state["v"])
@@ -92,3 +93,4 @@ def adamw_step(params, grads, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_de
         denom = np.sqrt(v[name]) / np.sqrt(1.0 - b2**t) + eps
         new_params[name] = p - lr / (1.0 - b1**t) * m[name] / denom
     return new_params, {"step": t, "m": m, "v": v}
+    # END EXERCISE adamw

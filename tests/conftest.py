@@ -7,6 +7,8 @@ missing: `make test` installs the weights, and the data live in ../shared/data o
 from __future__ import annotations
 
 import os
+import re
+import signal
 import sys
 from pathlib import Path
 
@@ -46,3 +48,56 @@ def st_model(model_folder):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(model_folder), device="cpu")
+
+
+# -- the assignment kit: unfinished exercises and time limits ---------------------------------
+#
+# In a student version (`minisbert assignment make`), an unfinished piece raises
+# NotImplementedError("exercise <id> (...) is not done yet: ..."). A test of that exercise
+# (tests/exercises/test_<id>.py) then fails: that is the grade. Any other test that needs the
+# piece is reported as skipped, with the exercise it waits for, so that the rest of the suite
+# still says something useful. In the full repository no test ever raises it.
+
+# what a stub says, whether raised here or printed by a subprocess (the CLI, a tutorial)
+EXERCISE_STUB = re.compile(r"exercise (\w+) \(.*?\) is not done yet")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or call.excinfo is None:
+        return
+    found = EXERCISE_STUB.search(report.longreprtext)
+    graded_here = (
+        Path(item.path).parent.name == "exercises" and Path(item.path).stem == f"test_{found[1]}"
+        if found
+        else False
+    )
+    if found and not graded_here:
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(item.path),
+            item.location[1] or 0,
+            f"Skipped: needs exercise {found[1]}, not done yet",
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Graded tests (tests/exercises/) stop after MINISBERT_TEST_TIMEOUT seconds (default 60)."""
+    limit = int(os.environ.get("MINISBERT_TEST_TIMEOUT", "60"))
+    graded = Path(item.path).parent.name == "exercises" and hasattr(signal, "SIGALRM")
+    if graded:
+
+        def too_slow(signum, frame):
+            raise TimeoutError(f"the test took longer than its limit of {limit} s")
+
+        previous = signal.signal(signal.SIGALRM, too_slow)
+        signal.alarm(limit)
+    try:
+        yield
+    finally:
+        if graded:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)

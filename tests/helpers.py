@@ -1,7 +1,7 @@
-"""Shared test helpers: the one table of tolerances, the one comparison, and the tricky texts.
+"""Shared test helpers: the tricky texts, random models and batches, and numerical gradients.
 
-Every numeric comparison in the tests goes through `assert_close(actual, expected, "<name>")`,
-which reports the largest absolute and relative difference when it fails.
+Every numeric comparison in the tests goes through `assert_close(actual, expected, "<name>")`
+with a tolerance named in `reference/compare.py`, re-exported here.
 """
 
 from __future__ import annotations
@@ -9,50 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-# name → (atol, rtol). Loosening one needs a comment naming the source of the error.
-TOLERANCES = {
-    # the same float64 math in torch and NumPy: only the order of additions differs
-    "float64": (1e-10, 1e-9),
-    # one float32 operation against float64 (rounding of a single op, ~1e-7 relative)
-    "fp32_op": (1e-6, 1e-5),
-    # a whole float32 model against float64 or against another float32 implementation:
-    # rounding accumulates through the layers and matmul blocking orders sums differently
-    "fp32_model": (1e-5, 0.0),
-    # minisbert against the published implementation (sentence-transformers) or its golden file
-    "pretrained_golden": (1e-5, 0.0),
-}
-
-
-def to_numpy(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def max_differences(actual, expected) -> tuple[float, float]:
-    """(max |a - e|, max |a - e| / |e|) over all elements."""
-    a = to_numpy(actual).astype(np.float64)
-    e = to_numpy(expected).astype(np.float64)
-    diff = np.abs(a - e)
-    rel = diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
-    return float(diff.max(initial=0.0)), float(rel.max(initial=0.0))
-
-
-def assert_close(actual, expected, tolerance: str) -> None:
-    """|actual - expected| <= atol + rtol·|expected| everywhere, for a named tolerance."""
-    atol, rtol = TOLERANCES[tolerance]
-    a, e = to_numpy(actual), to_numpy(expected)
-    assert a.shape == e.shape, f"shapes differ: {a.shape} vs {e.shape}"
-    a64, e64 = a.astype(np.float64), e.astype(np.float64)
-    ok = np.abs(a64 - e64) <= atol + rtol * np.abs(e64)
-    if not ok.all():
-        abs_diff, rel_diff = max_differences(a, e)
-        raise AssertionError(
-            f"not close at tolerance {tolerance!r} (atol={atol}, rtol={rtol}): "
-            f"{(~ok).sum()} of {ok.size} elements differ; max abs diff {abs_diff:.3e}, "
-            f"max rel diff {rel_diff:.3e}"
-        )
-
+from reference.compare import TOLERANCES, assert_close, max_differences, to_numpy  # noqa: F401
 
 LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog near the riverbank."] * 40)
 
@@ -96,7 +53,7 @@ def random_model(config, seed: int = 0, dtype=torch.float64):
     from minisbert import BertModel
 
     torch.manual_seed(seed)
-    model = BertModel(config, add_pooling_layer=True).to(dtype).eval()
+    model = BertModel(config).to(dtype).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.randn_like(p) * 0.3 + (1.0 if "LayerNorm.weight" in name else 0.0))
@@ -137,6 +94,3 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
         x[i] = old
         grad[i] = (up - down) / (2 * eps)
     return grad
-
-
-TOLERANCES["finite_difference"] = (1e-7, 1e-5)  # central differences: O(eps²) + O(1e-16/eps) error

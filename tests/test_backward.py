@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from helpers import assert_close, numerical_gradient, params_of, random_batch, random_model
 
 from minisbert import BertConfig, preset
-from minisbert.model import additive_attention_mask
+from minisbert.model import additive_attention_mask, attention
 from minisbert.pooling import POOLING_FUNCTIONS, l2_normalize
 from reference import model as ref
 from reference import pooling as ref_pooling
@@ -95,6 +95,35 @@ def test_softmax_and_dropout():
     assert_close(ref.dropout_backward(G, cache), G * keep / 0.7, "float64")
 
 
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_scaled_dot_product_attention(padding):
+    """reference.model.attention_forward/backward against minisbert.model.attention and autograd:
+    the same context and probabilities, and the gradients of q, k and v."""
+    lengths = PADDINGS[padding]
+    B, nh, T, hs = len(lengths), 3, max(lengths), 4
+    q, k, v, G = rng_arrays(11, *[(B, nh, T, hs)] * 4)
+    mask = (np.arange(T)[None, :] < np.array(lengths)[:, None]).astype(np.int64)  # (B, T)
+    tq, tk, tv = tensor(q), tensor(k), tensor(v)
+    additive = additive_attention_mask(torch.tensor(mask), torch.float64)
+    t_context, t_probs = attention(tq, tk, tv, additive, torch.nn.Dropout(0.0))
+    (t_context * torch.tensor(G)).sum().backward()
+    context, cache = ref.attention_forward(q, k, v, ref.additive_attention_mask(mask))
+    assert_close(context, t_context, "float64")
+    assert_close(cache.probs, t_probs, "float64")
+    assert_close(ref.attention(q, k, v, ref.additive_attention_mask(mask))[1], t_probs, "float64")
+    for ours, theirs in zip(ref.attention_backward(G, cache), (tq, tk, tv), strict=True):
+        assert_close(ours, theirs.grad, "float64")
+
+
+def test_attention_backward_by_finite_differences():
+    q, k, v, G = rng_arrays(12, *[(2, 2, 3, 4)] * 4)
+    mask = ref.additive_attention_mask(np.array([[1, 1, 1], [1, 1, 0]]))
+    dq, dk, dv = ref.attention_backward(G, ref.attention_forward(q, k, v, mask)[1])
+    for x, dx in ((q, dq), (k, dk), (v, dv)):
+        numeric = numerical_gradient(lambda: float((ref.attention_forward(q, k, v, mask)[0] * G).sum()), x)
+        assert_close(dx, numeric, "finite_difference")
+
+
 # -- blocks, against the torch modules ----------------------------------------------------------
 
 
@@ -115,15 +144,15 @@ def test_self_attention_with_padding(config_name, padding):
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
-def test_feed_forward_and_add_norm(act):
+def test_intermediate_and_add_norm(act):
     config, model, params, ids, mask, types = setup(act=act)
     x, G = rng_arrays(6, (*ids.shape, config.hidden_size), (*ids.shape, config.hidden_size))
     layer, tx = model.encoder.layer[0], tensor(x)
     (layer.output(layer.intermediate(tx), residual=tx) * torch.tensor(G)).sum().backward()
-    h, ff_cache = ref.feed_forward_forward(params, "encoder.layer.0.", x, config)
+    h, ff_cache = ref.intermediate_forward(params, "encoder.layer.0.", x, config)
     _, an_cache = ref.add_norm_forward(params, "encoder.layer.0.output.", h, x, config)
     dh, dx_residual, grads = ref.add_norm_backward(G, an_cache)
-    dx, g = ref.feed_forward_backward(dh, ff_cache)
+    dx, g = ref.intermediate_backward(dh, ff_cache)
     assert_close(dx + dx_residual, tx.grad, "float64")
     expected = torch_param_grads(layer.intermediate, "encoder.layer.0.intermediate.")
     expected |= torch_param_grads(layer.output, "encoder.layer.0.output.")

@@ -7,8 +7,10 @@ import torch
 from helpers import assert_close
 
 from minisbert import bench
+from minisbert.bench_training import training_benchmark
 from minisbert.data import read_sts
-from minisbert.training import TrainingConfig, build_optimizer
+from minisbert.optimizer import build_optimizer
+from minisbert.training import TrainingConfig
 
 
 def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
@@ -28,8 +30,8 @@ def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
     assert set(tokenization) == {"wrapper (Rust tokenizers)", "reference (pure Python)"}
     memory = bench.memory_benchmark(encoder, sentences, sizes=(20, 200), batch_size=8)
     assert set(memory["peak_memory_mb"]) == {20, 200}
-    training = bench.training_benchmark(model_folder, pairs[:64], batch_size=16, steps=1, rounds=1)
-    assert set(training) == {"minisbert", "sentence-transformers loop"}
+    training = training_benchmark(model_folder, pairs[:64], batch_size=8, steps=1, rounds=1)
+    assert set(training["implementations"]) == {"minisbert", "sentence-transformers loop"}
     text = bench.format_report(
         {
             "sentences": 60,
@@ -42,6 +44,7 @@ def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
         }
     )
     assert "sent/s" in text and "steps/s" in text and "ratio" in text and "pure Python" in text
+    assert "training: regression objective, batch 8" in text  # the batch size it ran, not a fixed one
 
 
 def test_flops_per_token_known_answer():

@@ -11,6 +11,7 @@ from minisbert.data import (
     TokenizedColumns,
     read_sick,
     read_sts,
+    sick_split,
     sick_triplets,
     split_sick,
     sts_triplets,
@@ -37,6 +38,14 @@ def test_sick_split_is_by_pair_id(sick):
     assert all(p.pair_id % 10 == 0 for p in splits["test"]) and all(
         p.pair_id % 10 == 1 for p in splits["dev"]
     )
+
+
+@pytest.mark.parametrize(
+    "pair_id, split", [(10, "test"), (11, "dev"), (12, "train"), (9999, "train"), (1, "dev")]
+)
+def test_sick_split_rule(pair_id, split):
+    """One rule, used for the pairs and for the triplets' anchors."""
+    assert sick_split(pair_id) == split
 
 
 def test_sick_triplets_are_hard_and_split_by_anchor(sick):

@@ -8,12 +8,14 @@ import torch
 from helpers import assert_close
 from scipy import stats
 
-from minisbert.data import LabeledPair, Triplet, read_sts
+from minisbert.data import LabeledPair, ScoredPair, Triplet, read_sts
 from minisbert.evaluation import (
+    encode_pairs,
     evaluate_classification,
     evaluate_retrieval,
     evaluate_sts,
     evaluate_triplets,
+    pair_scores,
     pearson,
     rank,
     retrieval_metrics,
@@ -113,6 +115,41 @@ def test_triplet_accuracy_known_answer():
 
     triplets = [Triplet("a", "near", "far"), Triplet("a", "far", "near")]
     assert evaluate_triplets(Fixed(), triplets) == {"accuracy": 0.5}
+
+
+def test_each_distinct_sentence_is_encoded_once():
+    """Pairs repeat sentences (within and across sides): evaluation encodes each one once and
+    gives every pair its own vectors back in order."""
+    calls = []
+
+    class Counting:
+        def encode(self, texts, batch_size=32):
+            calls.append(list(texts))
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    pairs = [ScoredPair("a", "bb", 1.0), ScoredPair("bb", "a", 2.0), ScoredPair("a", "ccc", 3.0)]
+    a, b = encode_pairs(Counting(), [p.sentence1 for p in pairs], [p.sentence2 for p in pairs], 8)
+    assert calls == [["a", "bb", "ccc"]]
+    assert a[:, 0].tolist() == [1, 2, 1] and b[:, 0].tolist() == [2, 1, 3]
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine", "manhattan"])
+def test_triplet_accuracy_uses_the_pair_scores_of_sts(distance):
+    """One way to measure closeness: the triplet evaluator reads `pair_scores` (higher = closer)."""
+    vectors = {"a": [1.0, 0.0], "same-direction": [3.0, 0.1], "other-direction": [0.0, 1.0]}
+
+    class Fixed:
+        def encode(self, texts, batch_size=32):
+            return np.array([vectors[t] for t in texts])
+
+    triplets = [Triplet("a", "same-direction", "other-direction")]
+    by_scores = (
+        pair_scores(np.array([vectors["a"]]), np.array([vectors["same-direction"]]))[distance]
+        > (pair_scores(np.array([vectors["a"]]), np.array([vectors["other-direction"]]))[distance])
+    )
+    assert evaluate_triplets(Fixed(), triplets, distance) == {"accuracy": float(by_scores[0])}
+    with pytest.raises(ValueError, match="distance 'dot' is not one of"):
+        evaluate_triplets(Fixed(), triplets, "dot")
 
 
 def test_classification_accuracy_counts_argmax(encoder):

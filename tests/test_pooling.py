@@ -62,7 +62,7 @@ def test_pooling_does_not_modify_its_input(mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_max_pooling_ignores_padding_even_when_padding_is_larger(mode):
+def test_every_mode_ignores_padding_even_when_padding_is_larger(mode):
     """Changing what sits in padded positions never changes the result."""
     other = HIDDEN.clone()
     other[0, 2] = torch.tensor([1e6, 1e6])

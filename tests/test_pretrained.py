@@ -12,8 +12,8 @@ import torch
 from folders import make_bert_folder, save_weights
 from helpers import assert_close
 
-from minisbert import BertModel
 from minisbert import pretrained as loader
+from minisbert.pretrained import load_bert_model, load_bert_model_with_report
 from reference.model import encoder as ref_encoder
 from reference.pretrained import load_config, load_params
 
@@ -35,7 +35,7 @@ LAYOUTS = {
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_any_bert_folder_matches_transformers_and_reference(tmp_path, model_folder, encoder, layout):
     hf_model = make_bert_folder(tmp_path, model_folder, **LAYOUTS[layout])
-    model = BertModel.from_pretrained(tmp_path)
+    model = load_bert_model(tmp_path)
     batch = encoder.tokenizer(SENTENCES)
     with torch.inference_mode():
         ours = model(**batch)
@@ -65,24 +65,39 @@ def test_sharded_checkpoint(tmp_path, model_folder):
         save_file({k: state[k] for k in shard_keys}, str(folder / name))
     weight_map = {k: name for name, shard_keys in shards.items() for k in shard_keys}
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
-    whole, sharded = BertModel.from_pretrained(tmp_path / "whole"), BertModel.from_pretrained(folder)
+    whole, sharded = load_bert_model(tmp_path / "whole"), load_bert_model(folder)
     ids = torch.tensor([[101, 7592, 102]])
     assert torch.equal(whole(ids), sharded(ids))
     (folder / "model-00002-of-00002.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="shard model-00002-of-00002.safetensors listed in"):
-        BertModel.from_pretrained(folder)
+        load_bert_model(folder)
 
 
-def test_pooler_is_kept_when_the_checkpoint_has_one(tmp_path, model_folder):
+def test_the_pooler_is_skipped_and_the_report_says_so(tmp_path, model_folder):
+    """Sentence-BERT pools the token vectors itself, so BERT's next-sentence pooler is not loaded
+    (not a parameter, not in the optimizer); the loader's report names its keys and the reason."""
     make_bert_folder(tmp_path, model_folder)
-    assert BertModel.from_pretrained(tmp_path).pooler is not None
-    assert BertModel.from_pretrained(tmp_path, add_pooling_layer=False).pooler is None
+    model, report = load_bert_model_with_report(tmp_path)
+    assert not any(name.startswith("pooler") for name, _ in model.named_parameters())
+    assert set(report.ignored) == {"pooler.dense.weight", "pooler.dense.bias"}
+    assert "pools the token vectors itself" in report.ignored["pooler.dense.weight"]
+    assert len(report.loaded) == len(model.state_dict()) and not report.renamed
+    assert "ignored pooler.dense.bias, pooler.dense.weight: BERT's next-sentence pooler" in report.summary()
+
+
+def test_the_report_lists_renamed_keys(tmp_path, model_folder):
+    make_bert_folder(tmp_path, model_folder, task_model=True, gamma_beta=True)
+    _, report = load_bert_model_with_report(tmp_path)
+    assert report.renamed["bert.embeddings.LayerNorm.gamma"] == "embeddings.LayerNorm.weight"
+    assert report.renamed["bert.encoder.layer.0.attention.self.query.weight"] == (
+        "encoder.layer.0.attention.self.query.weight"
+    )
 
 
 def test_task_heads_are_ignored_and_said(tmp_path, model_folder, caplog):
     make_bert_folder(tmp_path, model_folder, task_model=True)
     with caplog.at_level(logging.WARNING, logger="minisbert"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
     assert "pre-training heads" in caplog.text
 
 
@@ -108,7 +123,7 @@ def test_missing_weight_names_key_and_shape(tmp_path, model_folder):
     del state["encoder.layer.1.output.dense.weight"]
     save_weights(state, tmp_path, "safetensors")
     with pytest.raises(KeyError, match=r"encoder\.layer\.1\.output\.dense\.weight \(32, 64\)"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_misshapen_weight_names_key_and_both_shapes(tmp_path, model_folder):
@@ -120,7 +135,7 @@ def test_misshapen_weight_names_key_and_both_shapes(tmp_path, model_folder):
         match=r"'encoder\.layer\.0\.attention\.self\.query\.weight' has shape \(32, 16\) "
         r"in the checkpoint but \(32, 32\)",
     ):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_unknown_key_is_named(tmp_path, model_folder):
@@ -128,7 +143,7 @@ def test_unknown_key_is_named(tmp_path, model_folder):
     state["decoder.layers.0.weight"] = torch.zeros(2)
     save_weights(state, tmp_path, "safetensors")
     with pytest.raises(KeyError, match="'decoder.layers.0.weight' matches no weight"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_relative_positions_are_refused(tmp_path, model_folder):
@@ -136,7 +151,7 @@ def test_relative_positions_are_refused(tmp_path, model_folder):
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "position_embedding_type": "relative_key"}))
     with pytest.raises(ValueError, match="position_embedding_type 'relative_key' is not supported"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_config_that_does_not_fit_the_weights(tmp_path, model_folder):
@@ -149,7 +164,7 @@ def test_config_that_does_not_fit_the_weights(tmp_path, model_folder):
         ValueError,
         match=r"intermediate\.dense\.weight' has shape \(64, 32\) in the checkpoint but \(80, 32\)",
     ):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_folder_without_weights(tmp_path, model_folder):
@@ -158,12 +173,12 @@ def test_folder_without_weights(tmp_path, model_folder):
     with pytest.raises(
         FileNotFoundError, match="holds no weights: looked for model.safetensors or pytorch_model.bin"
     ):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_missing_folder_and_config(tmp_path):
     with pytest.raises(FileNotFoundError, match="no BERT config"):
-        BertModel.from_pretrained(tmp_path / "nowhere")
+        load_bert_model(tmp_path / "nowhere")
 
 
 def test_truncated_file(tmp_path, model_folder):
@@ -171,7 +186,7 @@ def test_truncated_file(tmp_path, model_folder):
     data = (tmp_path / "model.safetensors").read_bytes()
     (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="could not read weights from .*model.safetensors"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 class Malicious:
@@ -186,7 +201,7 @@ def test_bin_with_code_is_refused(tmp_path, model_folder, capsys):
     with open(tmp_path / "pytorch_model.bin", "wb") as f:
         pickle.dump({"embeddings.word_embeddings.weight": Malicious()}, f)
     with pytest.raises(ValueError, match="could not read weights"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
     assert "must never run" not in capsys.readouterr().out
 
 
@@ -194,7 +209,7 @@ def test_bin_that_is_not_a_state_dict(tmp_path, model_folder):
     make_bert_folder(tmp_path, model_folder, fmt="bin")
     torch.save([torch.zeros(2)], tmp_path / "pytorch_model.bin")
     with pytest.raises(ValueError, match="does not hold a flat dict of tensors"):
-        BertModel.from_pretrained(tmp_path)
+        load_bert_model(tmp_path)
 
 
 def test_missing_default_package_says_how_to_install(monkeypatch):

@@ -39,7 +39,7 @@ HARD_CASES = (
 
 @pytest.fixture(scope="module")
 def vocab(model_folder):
-    return ref.load_vocab(model_folder / "vocab.txt")
+    return ref.read_vocab(model_folder / "vocab.txt")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_trained_vocabulary_gives_the_same_ids_both_ways(tmp_path, data_dir):
     texts = [s for p in pairs for s in (p.sentence1, p.sentence2)]
     trained = WordPieceTokenizer.train(texts, vocab_size=1500)
     assert trained.vocab_size == 1500
-    assert [trained.tokenizer.id_to_token(i) for i in range(5)] == [
+    assert trained.ids_to_tokens(range(5)) == [
         "[PAD]",
         "[UNK]",
         "[CLS]",
@@ -113,8 +113,10 @@ def test_trained_vocabulary_gives_the_same_ids_both_ways(tmp_path, data_dir):
         "[MASK]",
     ]
     trained.save(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"vocab.txt", "tokenizer.json"}
-    vocab = ref.load_vocab(tmp_path / "vocab.txt")
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"
+    }  # fmt: skip
+    vocab = ref.read_vocab(tmp_path / "vocab.txt")
     reloaded = [
         WordPieceTokenizer.from_pretrained(tmp_path),
         WordPieceTokenizer.from_vocab(tmp_path / "vocab.txt"),

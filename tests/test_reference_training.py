@@ -11,7 +11,7 @@ from helpers import assert_close, params_of, random_batch, random_model
 from minisbert import BertModel, SentenceEncoder, WordPieceTokenizer, preset
 from minisbert.data import read_sts
 from minisbert.losses import SoftmaxLoss, cosine_similarity_loss
-from minisbert.training import NO_DECAY
+from minisbert.optimizer import NO_DECAY
 from reference import training as ref
 from reference.pretrained import load_config, load_params
 

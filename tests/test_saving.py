@@ -66,7 +66,7 @@ def test_never_overwrites_other_content_unless_asked(encoder, tmp_path):
     folder = tmp_path / "precious"
     folder.mkdir()
     (folder / "thesis.tex").write_text("years of work")
-    with pytest.raises(FileExistsError, match="not empty; pass overwrite=True"):
+    with pytest.raises(FileExistsError, match="not empty: it already holds files; pass overwrite=True"):
         encoder.save_pretrained(folder)
     assert (folder / "thesis.tex").read_text() == "years of work"
     assert [p.name for p in tmp_path.iterdir()] == ["precious"]  # no temporary folder left behind

@@ -142,12 +142,17 @@ def test_output_is_in_input_order_whatever_the_lengths(encoder):
 
 
 def test_encode_leaves_training_mode_and_gradients_alone(encoder):
+    """encode() switches dropout off while it runs (the model's dropout is 0.1, so a forward in
+    training mode would give other vectors each time) and puts the training mode back."""
+    sentences = ["a", "A man is playing a guitar."]
+    in_eval = encoder.encode(sentences)
     encoder.train()
     try:
-        encoder.encode(["a"])
-        assert encoder.training
+        in_train = encoder.encode(sentences)
+        assert encoder.training and all(m.training for m in encoder.modules())
     finally:
         encoder.eval()
+    np.testing.assert_array_equal(in_train, in_eval)
     assert all(p.grad is None for p in encoder.parameters())
 
 
@@ -194,14 +199,14 @@ def test_unsupported_module_is_named(tmp_path, model_folder):
 
 
 def test_pooling_width_must_match_model(tmp_path, model_folder):
-    from minisbert import BertModel
+    from minisbert.pretrained import load_bert_model
 
     make_bert_folder(tmp_path, model_folder)
     with pytest.raises(
         ValueError, match="pooling expects 384-dimensional token vectors but the model's hidden_size is 32"
     ):
         SentenceEncoder(
-            BertModel.from_pretrained(tmp_path), encoder_tokenizer(model_folder), PoolingConfig(dimension=384)
+            load_bert_model(tmp_path), encoder_tokenizer(model_folder), PoolingConfig(dimension=384)
         )
 
 

@@ -9,6 +9,8 @@ the first sentence, Hugging Face `tokenizers` (and so minisbert) to the second.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from helpers import LONG_TEXT, TRICKY_PAIRS, TRICKY_TEXTS
@@ -42,7 +44,7 @@ def fast_oracle(model_folder):
 def tokenizer(request, model_folder):
     """Our tokenizer built both ways: from the model's tokenizer.json, and from vocab.txt alone."""
     if request.param == "tokenizer.json":
-        return WordPieceTokenizer.from_pretrained(model_folder)
+        return WordPieceTokenizer.from_pretrained(model_folder, max_length=MAX_LENGTH)
     return WordPieceTokenizer.from_vocab(model_folder / "vocab.txt", lowercase=True, max_length=MAX_LENGTH)
 
 
@@ -86,10 +88,13 @@ def test_known_pieces(tokenizer):
     assert tokenizer.tokenize("a" * 101) == ["[UNK]"]
 
 
-def test_truncation_follows_max_seq_length_not_tokenizer_json(model_folder):
-    """all-MiniLM-L6-v2's tokenizer.json truncates and pads at 128; the model reads 256 tokens."""
-    tokenizer = WordPieceTokenizer.from_pretrained(model_folder)
-    assert tokenizer.max_length == 256
+def test_truncation_follows_max_seq_length_not_tokenizer_json(encoder, model_folder):
+    """all-MiniLM-L6-v2's tokenizer.json truncates and pads at 128, its tokenizer_config.json says
+    512, and the model reads 256 tokens (sentence_bert_config.json): the sentence encoder's
+    tokenizer truncates at 256 and pads to the longest in each batch."""
+    assert WordPieceTokenizer.from_pretrained(model_folder).max_length == 512  # the tokenizer's own files
+    tokenizer = encoder.tokenizer
+    assert tokenizer.max_length == encoder.max_seq_length == 256
     batch = tokenizer([LONG_TEXT, "short"])
     assert batch["input_ids"].shape == (2, 256)
     assert batch["input_ids"][0, -1].item() == tokenizer.sep_token_id
@@ -167,3 +172,24 @@ def test_vocab_folder_reads_do_lower_case(tmp_path, model_folder):
     assert cased.tokenize("Hello")[0] != "hello"
     (tmp_path / "tokenizer_config.json").write_text('{"do_lower_case": true}')
     assert WordPieceTokenizer.from_pretrained(tmp_path).tokenize("Hello") == ["hello"]
+
+
+def test_ids_to_tokens_names_every_id(tokenizer):
+    """The public way from ids back to tokens, special tokens and padding included."""
+    batch = tokenizer(["Hello world!", "Hi"])
+    assert tokenizer.ids_to_tokens(batch["input_ids"][0]) == ["[CLS]", "hello", "world", "!", "[SEP]"]
+    assert tokenizer.ids_to_tokens(batch["input_ids"][1]) == ["[CLS]", "hi", "[SEP]", "[PAD]", "[PAD]"]
+
+
+def test_saved_tokenizer_files_say_what_it_does(tokenizer, tmp_path):
+    """save() writes the four Hugging Face tokenizer files, and tokenizer_config.json tells the
+    truth about lowercasing and the length limit."""
+    tokenizer.save(tmp_path, model_max_length=128)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"
+    }  # fmt: skip
+    settings = json.loads((tmp_path / "tokenizer_config.json").read_text())
+    assert settings["do_lower_case"] is True and settings["model_max_length"] == 128
+    cased = WordPieceTokenizer.from_vocab(tmp_path / "vocab.txt", lowercase=False)
+    assert tokenizer.lowercase and not cased.lowercase
+    assert WordPieceTokenizer.from_pretrained(tmp_path, lowercase_first=True).lowercase

@@ -11,7 +11,8 @@ from helpers import assert_close
 from minisbert import BertModel, SentenceEncoder, WordPieceTokenizer, preset
 from minisbert.data import TokenizedColumns
 from minisbert.losses import CosineSimilarityLoss, SoftmaxLoss
-from minisbert.training import Objective, TrainingConfig, build_optimizer, fit, warmup_then_linear_decay
+from minisbert.optimizer import build_optimizer, warmup_then_linear_decay
+from minisbert.training import Objective, Trainer, TrainingConfig, fit
 
 SENTENCES = [
     "A man is playing a guitar.",
@@ -113,6 +114,60 @@ def test_run_folder_holds_model_log_and_plots(tokenizer, tmp_path):
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("step-*")) == ["step-0000010"]
     reloaded = SentenceEncoder.from_pretrained(tmp_path / "run" / "model")
     assert_close(reloaded.encode(SENTENCES), encoder.encode(SENTENCES), "fp32_op")
+
+
+class Recording:
+    """A test evaluator that records the first output value of the encoder on a fixed sentence."""
+
+    main = "value"
+
+    def __call__(self, encoder) -> dict[str, float]:
+        return {"value": float(encoder.encode(["A man is playing a guitar."])[0, 0])}
+
+
+def test_test_figures_before_and_after_are_in_the_one_log(tokenizer, tmp_path):
+    """fit runs the test evaluator before and after training and writes both into log.json
+    itself: no second writer of the log."""
+    encoder, _, log = train(tokenizer, tmp_path / "run", test_evaluator=Recording())
+    on_disk = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert on_disk["test_before"] == log["test_before"] and on_disk["test_after"] == log["test_after"]
+    assert log["test_after"] == Recording()(encoder)
+    assert log["test_before"] != log["test_after"]
+
+
+def test_driving_the_trainer_by_hand_is_what_fit_does(tokenizer):
+    """`Trainer.step()` is the public way to take one step: ten of them land where fit lands."""
+    by_fit, objs_fit, _ = train(tokenizer)
+    encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)
+    trainer = Trainer(encoder, objs, CONFIG)
+    while not trainer.done:
+        trainer.step()
+    w1, w2 = weights(by_fit, objs_fit), weights(encoder, objs)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert trainer.step_count == 10 and len(trainer.orders) == 1  # one epoch's order kept at a time
+
+
+def test_gradients_are_clipped_to_max_grad_norm(tokenizer):
+    """With max_grad_norm = c, the gradients the optimizer sees have total norm min(‖g‖, c): the
+    step clips them, and the log records the norm before clipping."""
+    config = TrainingConfig(batch_size=8, lr=1e-3, max_grad_norm=1e-3, seed=7, warmup_ratio=0.0)
+    trainer = Trainer(tiny_encoder(tokenizer), objectives(tokenizer)[:1], config)
+    trainer.step()
+    params = [p for group in trainer.optimizer.param_groups for p in group["params"] if p.grad is not None]
+    clipped = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+    assert trainer.log["train"][0]["grad_norm"] > 1e-2  # far above the limit before clipping
+    assert clipped.item() == pytest.approx(1e-3, rel=1e-4)
+
+
+def test_a_few_steps_of_training_lower_the_loss(tokenizer):
+    """The whole loop learns: repeating one batch of the tiny model (dropout on, training mode),
+    the regression loss falls well below where it started."""
+    encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)[:1]
+    config = TrainingConfig(epochs=8, batch_size=40, lr=3e-3, warmup_ratio=0.0, seed=0)
+    trainer = Trainer(encoder, objs, config)
+    losses = [trainer.step()["regression"] for _ in range(trainer.total_steps)]
+    assert encoder.training  # the trainer trains with dropout on
+    assert losses[-1] < 0.5 * losses[0], losses
 
 
 def test_an_existing_run_is_never_overwritten(tokenizer, tmp_path):

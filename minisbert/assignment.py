@@ -1,0 +1,308 @@
+"""Making a student version of this repository: marked regions become stubs, plus a handout.
+
+`make_assignment(out, exercise_ids)` copies the project (the files git tracks, or every file
+but build output when there is no git checkout) into `out`, and in every file of `minisbert/`
+and `reference/`:
+
+- each region of a chosen exercise (see `exercises.py` for the markers) becomes one line,
+  `raise NotImplementedError("exercise <id> (<title>) is not done yet: ...")`, at the region's
+  indentation, so the function keeps its signature and docstring and fails loudly when called;
+- the markers of every other region are removed, keeping the code between them;
+- imports that only the removed code used are removed, so the student version passes the linter.
+
+Then it checks that nothing leaks (no marker left anywhere, no line of a removed region in any
+other file) and writes `HANDOUT.md` for the chosen exercises. Teacher-only files
+(`TEACHER_ONLY`) are not copied.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from .exercises import BY_ID, PARTS, Exercise, select
+from .files import check_new_folder, replace_folder
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository this package was installed from
+MARKED_PACKAGES = ("minisbert", "reference")
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN EXERCISE (?P<id>\w+)[ \t]*$")
+END = re.compile(r"^[ \t]*# END EXERCISE (?P<id>\w+)[ \t]*$")
+# files a student must not get: the seeded mistakes reveal the solution, and the tests of this
+# kit make assignments from the solution itself
+TEACHER_ONLY = ("tests/test_assignment.py", "tests/exercises/mistakes.py", "TEACHERS.md")
+SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
+
+
+@dataclass(frozen=True)
+class Region:
+    """Lines start..end (0-based, both markers included) of a file belong to an exercise."""
+
+    exercise: str
+    path: str
+    start: int
+    end: int
+    indent: str
+
+
+# ---------------------------------------------------------------------------------------------
+# finding and replacing regions
+
+
+def find_regions(text: str, path: str) -> list[Region]:
+    """The marked regions of a file, checked: every BEGIN has its END with the same name, regions
+    do not nest, and every name is an exercise of `exercises.py`."""
+    regions, open_region = [], None
+    for number, line in enumerate(text.split("\n")):
+        begin, end = BEGIN.match(line), END.match(line)
+        where = f"{path}:{number + 1}"
+        if begin:
+            if open_region is not None:
+                raise ValueError(f"{where}: exercise {begin['id']!r} begins inside {open_region[0]!r}")
+            if begin["id"] not in BY_ID:
+                raise ValueError(f"{where}: {begin['id']!r} is not an exercise of minisbert/exercises.py")
+            open_region = (begin["id"], number, begin["indent"])
+        elif end:
+            if open_region is None or end["id"] != open_region[0]:
+                raise ValueError(f"{where}: END EXERCISE {end['id']!r} without its BEGIN")
+            regions.append(Region(open_region[0], path, open_region[1], number, open_region[2]))
+            open_region = None
+    if open_region is not None:
+        raise ValueError(f"{path}:{open_region[1] + 1}: exercise {open_region[0]!r} has no END")
+    return regions
+
+
+def stub_message(exercise: Exercise) -> str:
+    return (
+        f"exercise {exercise.id} ({exercise.title}) is not done yet: see HANDOUT.md. "
+        f"Hint: {exercise.hints[0]}"
+    )
+
+
+def stub_lines(indent: str, exercise: Exercise, width: int = 80) -> list[str]:
+    """The `raise NotImplementedError(...)` replacing a region, its message wrapped into string
+    pieces of at most `width` characters (Python joins adjacent strings)."""
+    pieces = textwrap.wrap(stub_message(exercise), width, drop_whitespace=False)
+    quoted = [json.dumps(p, ensure_ascii=False) for p in pieces]  # "..." as ruff formats strings
+    return [f"{indent}raise NotImplementedError("] + [f"{indent}    {q}" for q in quoted] + [f"{indent})"]
+
+
+def stub_source(text: str, path: str, chosen: set[str]) -> tuple[str, list[str]]:
+    """The file with chosen regions stubbed and other markers removed, and the removed lines."""
+    lines = text.split("\n")
+    removed = []
+    for region in reversed(find_regions(text, path)):
+        if region.exercise in chosen:
+            removed += lines[region.start + 1 : region.end]
+            lines[region.start : region.end + 1] = stub_lines(region.indent, BY_ID[region.exercise])
+        else:
+            del lines[region.end], lines[region.start]
+    new = "\n".join(lines)
+    return (prune_imports(text, new) if removed else new), removed
+
+
+def used_names(tree: ast.AST) -> set[str]:
+    """Every name a module reads (x in `x`, `x.y`, and names listed in __all__)."""
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)  # __all__ entries and string annotations
+    return names
+
+
+def prune_imports(before: str, after: str) -> str:
+    """Remove the module-level imports that `before` used and `after` no longer does."""
+    used_before, tree = used_names(ast.parse(before)), ast.parse(after)
+    used_after = used_names(tree)
+    lines = after.split("\n")
+    for node in reversed(tree.body):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        bound = [(a, (a.asname or a.name).split(".")[0]) for a in node.names]
+        dead = [a for a, name in bound if name in used_before and name not in used_after]
+        if not dead:
+            continue
+        node.names = [a for a in node.names if a not in dead]
+        replacement = [ast.unparse(node)] if node.names else []
+        lines[node.lineno - 1 : node.end_lineno] = replacement
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# the student repository
+
+
+def project_files(root: Path = ROOT) -> list[str]:
+    """The repository's files, relative: what git tracks (and new files not ignored), or a walk."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+        files = [f for f in listed if f and (root / f).is_file()]
+        if files:
+            return sorted(files)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not SKIPPED_DIRS & set(p.relative_to(root).parts) and p.suffix != ".pyc"
+    )
+
+
+def make_assignment(out: str | Path, exercise_ids: list[str] | None = None, root: Path = ROOT) -> Path:
+    """Write a student version of the repository at `root` into the new folder `out`."""
+    out = Path(out)
+    exercises = select(exercise_ids)
+    chosen = {e.id for e in exercises}
+    check_new_folder(out, "files", "choose a new folder for the student version")
+    missing = chosen - set(regions_in(root, chosen))
+    if missing:
+        raise ValueError(f"no marked region found for exercise(s) {', '.join(sorted(missing))}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        write_student_files(root, tmp, chosen)
+        (tmp / "HANDOUT.md").write_text(handout(exercises), encoding="utf-8")
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def write_student_files(root: Path, out: Path, chosen: set[str]) -> None:
+    """Copy the project into `out`, stubbing the chosen regions, and check that nothing leaks."""
+    removed: dict[str, list[str]] = {}
+    copied = []
+    for relative in project_files(root):
+        if relative in TEACHER_ONLY:
+            continue
+        source, target = root / relative, out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if relative.endswith(".py") and relative.split("/")[0] in MARKED_PACKAGES:
+            text, lines = stub_source(source.read_text(encoding="utf-8"), relative, chosen)
+            target.write_text(text, encoding="utf-8")
+            if lines:
+                removed[relative] = lines
+        else:
+            shutil.copy2(source, target)
+        copied.append(relative)
+    check_no_leaks(out, copied, removed)
+
+
+def regions_in(root: Path, chosen: set[str]) -> list[str]:
+    """The chosen exercises that have at least one marked region under `root`."""
+    found = set()
+    for package in MARKED_PACKAGES:
+        for path in sorted((root / package).glob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            found |= {r.exercise for r in find_regions(text, str(path.relative_to(root)))}
+    return sorted(found & chosen)
+
+
+def check_no_leaks(out: Path, copied: list[str], removed: dict[str, list[str]]) -> None:
+    """No marker line in any file, and no substantial line of a removed region in any file."""
+    secret = {
+        line.strip()
+        for lines in removed.values()
+        for line in lines
+        if len(line.strip()) >= 24 and not line.strip().startswith(("#", '"', "'", ")", "]"))
+    }
+    problems = []
+    for relative in copied:
+        path = out / relative
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary (golden .npz files hold numbers, not code)
+        for number, line in enumerate(text.split("\n"), start=1):
+            if BEGIN.match(line) or END.match(line):
+                problems.append(f"{relative}:{number}: an exercise marker is left")
+            elif line.strip() in secret:
+                problems.append(f"{relative}:{number}: a line of a solution: {line.strip()[:60]}")
+    if problems:
+        raise ValueError("the student version would leak the solution:\n  " + "\n  ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# the handout
+
+
+def handout(exercises: list[Exercise]) -> str:
+    """HANDOUT.md: goals, order, files, hints, how to test one exercise, how it is graded."""
+    total = sum(e.points for e in exercises)
+    lines = [
+        "# minisbert: your assignment",
+        "",
+        "You will write the missing pieces of **minisbert**, Sentence-BERT from scratch: a BERT "
+        "encoder in PyTorch, its NumPy mirror with hand-derived gradients, pooling, the training "
+        "objectives and the training loop. Each missing piece raises `NotImplementedError` naming "
+        "its exercise until you write it. Everything else works: run the tests, the tutorials, and "
+        "the `minisbert` command wherever they do not need an unfinished piece (they say which one "
+        "they need).",
+        "",
+        "## Setting up",
+        "",
+        "    make install-test      # a .venv with minisbert, torch (CPU), the test tools and the model",
+        "    source .venv/bin/activate",
+        "",
+        "The tests and tutorials read the STS benchmark and SICK from `$MINISBERT_DATA` (the folder "
+        "holding `stsbenchmark/` and `sick/`).",
+        "",
+        f"## The exercises ({len(exercises)}, {total} points), in the order to do them",
+        "",
+        "| # | exercise | points | where | read first |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for n, e in enumerate(exercises, start=1):
+        where = "<br>".join(f"`{f}`" for f in e.functions)
+        read = "<br>".join(f"`{r}`" for r in e.read_first)
+        lines.append(f"| {n} | **{e.id}**: {e.title} | {e.points} | {where} | {read} |")
+    lines += ["", "## Each exercise", ""]
+    for part in PARTS:
+        in_part = [e for e in exercises if e.part == part]
+        if not in_part:
+            continue
+        lines += [f"### {part}", ""]
+        for e in in_part:
+            lines += [f"#### {e.id}: {e.title} ({e.points} points)", ""]
+            lines += [f"- Write: {', '.join(f'`{f}`' for f in e.functions)}"]
+            lines += [f"- Read first: {', '.join(f'`{r}`' for r in e.read_first)}"]
+            lines += [f"- Graded by: `{e.test_file}`"]
+            lines += ["- Hints:"] + [f"  - {h}" for h in e.hints] + [""]
+    lines += [
+        "## Testing one exercise",
+        "",
+        "    python -m pytest tests/exercises/test_<id>.py        # e.g. tests/exercises/test_attention.py",
+        "    minisbert assignment grade                           # every exercise, as the grader does",
+        "    minisbert check                                      # where your encoder first differs",
+        "",
+        "Each exercise's tests depend on that exercise alone: they call your functions on recorded "
+        "inputs and compare with recorded outputs of a correct solution "
+        "(`tests/exercises/golden/`), so an unfinished exercise never costs you points on another. "
+        "A failure message says what was expected and what you gave: the shapes, the largest "
+        "difference and where it is. `minisbert check` runs your encoder on a real sentence with "
+        "the real weights and names the first layer and step whose output differs from a correct "
+        "encoder's.",
+        "",
+        "## How it is graded",
+        "",
+        "`minisbert assignment grade` runs each exercise's tests (each with a time limit) and "
+        "gives each test an equal share of the exercise's points; an exercise's score is the sum "
+        "of its passing tests' shares. Numbers are compared in float64 with fixed, named "
+        "tolerances (`reference/compare.py`): a correct solution never fails on rounding. The rest "
+        "of the test suite must keep passing too: do not change the tests.",
+        "",
+    ]
+    return "\n".join(lines)

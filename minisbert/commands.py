@@ -1,0 +1,327 @@
+"""What each `minisbert` command does; `cli.py` reads the arguments and calls these.
+
+Each `cmd_*` function takes the parsed arguments (an `argparse.Namespace`) and prints its result;
+errors are exceptions that `cli.main` turns into one readable line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def read_sentences(args) -> list[str]:
+    """Sentences from the arguments, or one a line from --file (or stdin)."""
+    if args.sentences and args.file:
+        raise ValueError("give sentences as arguments or with --file, not both")
+    if args.sentences:
+        return args.sentences
+    if args.file and args.file != "-":
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"sentence file not found: {path}")
+        return path.read_text(encoding="utf-8").splitlines()
+    if args.file is None and sys.stdin.isatty():
+        raise ValueError("no sentences: give them as arguments, with --file, or on stdin")
+    return sys.stdin.read().splitlines()
+
+
+def load_encoder(args):
+    from .sentence_encoder import SentenceEncoder
+
+    return SentenceEncoder.from_pretrained(args.model, device=args.device)
+
+
+def cmd_encode(args) -> None:
+    sentences = read_sentences(args)
+    encoder = load_encoder(args)
+    normalize = False if args.no_normalize else None
+    vectors = encoder.encode(sentences, batch_size=args.batch_size, normalize=normalize)  # (N, D)
+    if args.output:
+        np.save(args.output, vectors)
+        print(f"wrote {vectors.shape[0]} × {vectors.shape[1]} embeddings to {args.output}", file=sys.stderr)
+    else:
+        np.savetxt(sys.stdout, vectors, fmt="%.6f")
+
+
+def cmd_similarity(args) -> None:
+    sentences = read_sentences(args)
+    encoder = load_encoder(args)
+    matrix = encoder.similarity(encoder.encode(sentences, batch_size=args.batch_size))  # (N, N)
+    print(format_matrix(matrix, sentences))
+
+
+def format_matrix(matrix: np.ndarray, labels: list[str], width: int = 40) -> str:
+    """A cosine matrix as text, one row per sentence, columns numbered."""
+    short = [s if len(s) <= width else s[: width - 1] + "…" for s in labels]
+    header = " " * (width + 6) + "".join(f"{j:>7}" for j in range(len(labels)))
+    rows = [
+        f"{i:>3}  {s:<{width}}  " + "".join(f"{v:7.3f}" for v in row)
+        for i, (s, row) in enumerate(zip(short, matrix, strict=True))
+    ]
+    return "\n".join([header, *rows])
+
+
+def cmd_info(args) -> None:
+    encoder = load_encoder(args)
+    config = encoder.model.config
+    info = {
+        "folder": str(args.model or "(embedded) sentence-transformers/all-MiniLM-L6-v2"),
+        "parameters": sum(p.numel() for p in encoder.parameters()),
+        "pooling": list(encoder.pooling.modes),
+        "normalize": encoder.normalize,
+        "max_seq_length": encoder.max_seq_length,
+        "embedding_dimension": encoder.dimension,
+        "config": config.__dict__,
+    }
+    print(json.dumps(info, indent=2))
+
+
+def cmd_evaluate(args) -> None:
+    """STS metrics on an STS file; on SICK.txt, STS metrics on the test split's relatedness and
+    triplet accuracy on its test triplets."""
+    from .data import data_path, is_sick, read_sick, read_sts, sick_triplets, split_sick
+    from .evaluation import evaluate_sts, evaluate_triplets
+    from .recipes import as_scored
+
+    path = data_path(args.data)
+    encoder = load_encoder(args)
+    if is_sick(path):
+        pairs = read_sick(path)
+        result = evaluate_sts(encoder, as_scored(split_sick(pairs)["test"]), batch_size=args.batch_size)
+        triplets = evaluate_triplets(encoder, sick_triplets(pairs)["test"], batch_size=args.batch_size)
+        result["triplet_accuracy"] = triplets["accuracy"]
+    else:
+        result = evaluate_sts(encoder, read_sts(path), batch_size=args.batch_size)
+    print(json.dumps({"model": args.model or "(embedded)", "data": str(path), **result}, indent=2))
+
+
+def cmd_search(args) -> None:
+    """Semantic search: the --top-k corpus sentences closest to each query, by cosine similarity.
+    The corpus (one sentence a line, blank lines skipped) is encoded once and its embeddings are
+    cached in a .npy file, reused while the corpus file and the model folder stay the same."""
+    from .pretrained import default_model_folder
+    from .search import check_count, semantic_search
+
+    top_k = check_count(args.top_k, "--top-k")  # before any slow work
+    corpus = Path(args.corpus)
+    lines = read_corpus(corpus)  # (line number, sentence)
+    folder = Path(args.model) if args.model else default_model_folder()
+    cache = Path(args.cache) if args.cache else default_cache_path(corpus, folder)
+    encoder = load_encoder(args)
+    fingerprint = search_fingerprint(corpus, folder)
+    vectors = cached_embeddings(encoder, [s for _, s in lines], cache, fingerprint, args.batch_size)  # (N, D)
+    queries = encoder.encode(args.queries, batch_size=args.batch_size)  # (Q, D)
+    hits = semantic_search(queries, vectors, top_k=top_k)
+    print(format_hits(args.queries, hits, lines))
+
+
+def read_corpus(path: Path) -> list[tuple[int, str]]:
+    """(line number, sentence) of each non-blank line of a UTF-8 text file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"corpus file not found: {path}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    if not found:
+        raise ValueError(f"{path} holds no sentences (one a line)")
+    return found
+
+
+def default_cache_path(corpus: Path, folder: Path) -> Path:
+    """corpus.txt.minisbert-<model id>.npy beside the corpus: one cache per model."""
+    model_id = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    return corpus.with_name(f"{corpus.name}.minisbert-{model_id}.npy")
+
+
+def search_fingerprint(corpus: Path, folder: Path) -> dict:
+    """What the cached embeddings depend on: the corpus's bytes (sha256) and the model folder
+    (its path, and the size and modification time of each of its files, so that a retrained
+    model in the same folder counts as another model)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {
+        "format": 1,
+        "corpus_sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
+        "model": str(folder.resolve()),
+        "model_files": [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+    }
+
+
+def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: dict, batch_size: int):
+    """The embeddings (N, D) of `sentences`, read from `cache` when the JSON beside it holds the
+    same fingerprint, else encoded and written there (the .npy atomically, then its fingerprint)."""
+    from .files import read_json, write_json
+
+    stamp = cache.with_name(cache.name + ".json")
+    if cache.is_dir():
+        raise FileExistsError(f"the cache {cache} is a folder: give a file name such as corpus.npy")
+    try:
+        valid = read_json(stamp, default=None) == fingerprint
+    except ValueError:  # a damaged fingerprint: encode again
+        valid = False
+    if valid:
+        try:
+            vectors = np.load(cache, mmap_mode="r")  # read chunk by chunk by the search
+        except (OSError, ValueError):  # a damaged cache: encode again
+            vectors = None
+        if vectors is not None and vectors.shape == (len(sentences), encoder.dimension):
+            print(f"corpus embeddings read from {cache}", file=sys.stderr)
+            return vectors
+    vectors = encoder.encode(sentences, batch_size=batch_size)  # (N, D)
+    stamp.unlink(missing_ok=True)  # first: a crash below leaves no fingerprint rather than a wrong one
+    save_npy_atomically(cache, vectors)
+    write_json(stamp, fingerprint, atomic=True)
+    print(f"encoded {len(sentences):,} corpus sentences; embeddings cached in {cache}", file=sys.stderr)
+    return vectors
+
+
+def save_npy_atomically(path: Path, array: np.ndarray) -> None:
+    """np.save beside `path`, then a rename over it, as `files.atomic_write_text` does for text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+def format_hits(queries: list[str], hits: list[list[dict]], lines: list[tuple[int, str]]) -> str:
+    """Each query, then its hits: rank, cosine score, the sentence and its line in the corpus."""
+    blocks = []
+    for query, found in zip(queries, hits, strict=True):
+        rows = [f"query: {query}"]
+        for rank, hit in enumerate(found, start=1):
+            number, sentence = lines[hit["corpus_id"]]
+            rows.append(f"{rank:>4}  {hit['score']:.4f}  {sentence}  (line {number})")
+        blocks.append("\n".join(rows))
+    return "\n\n".join(blocks)
+
+
+def cmd_train(args) -> None:
+    import torch
+
+    from .files import check_new_folder
+    from .recipes import build_recipe
+    from .training import TrainingConfig, fit
+
+    config = TrainingConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        warmup_ratio=args.warmup_ratio,
+        weight_decay=args.weight_decay,
+        max_grad_norm=args.max_grad_norm,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+    )
+    output = Path(args.output)
+    if not args.resume:  # before any slow work
+        check_new_folder(output, "a run", "resume it or choose an empty or new folder")
+    torch.manual_seed(args.seed)  # the classifier head is initialised while the recipe is built
+    encoder = load_encoder(args)
+    options = {"margin": args.margin, "distance": args.distance, "scale": args.scale}
+    recipe = build_recipe(args.objective, args.data, encoder, **options)
+    log = fit(
+        encoder,
+        [recipe.objective],
+        config,
+        output,
+        evaluator=recipe.dev,
+        test_evaluator=recipe.test,
+        resume=args.resume,
+    )
+    main = recipe.test.main
+    summary = {
+        "objective": args.objective,
+        "model": str(output / "model"),
+        f"test {main} before": log["test_before"][main],
+        f"test {main} after": log["test_after"][main],
+    }
+    print(json.dumps(summary, indent=2))
+
+
+def cmd_init(args) -> None:
+    from .config import preset
+    from .data import read_texts
+    from .files import check_new_folder
+    from .sentence_encoder import SentenceEncoder
+
+    output = Path(args.output)
+    check_new_folder(output, "files", "choose an empty or new folder")
+    texts = read_texts(args.data)
+    encoder = SentenceEncoder.from_scratch(
+        texts, preset(args.preset), args.vocab_size, max_seq_length=args.max_seq_length, seed=args.seed
+    )
+    encoder.save_pretrained(output)
+    params = sum(p.numel() for p in encoder.parameters())
+    print(
+        f"wrote {output}: a {args.preset} BERT ({params:,} random weights), vocabulary of "
+        f"{encoder.tokenizer.vocab_size} learnt from {len(texts):,} sentences of {args.data}"
+    )
+
+
+def cmd_bench(args) -> None:
+    import torch
+
+    from . import bench
+    from .bench_training import training_benchmark
+    from .data import data_path, read_sts
+    from .files import write_json
+    from .pretrained import default_model_folder
+
+    torch.set_num_threads(args.threads)
+    folder = Path(args.model) if args.model else default_model_folder()
+    encoder = load_encoder(args)
+    if args.file:
+        sentences = read_sentences(args)
+    else:
+        pairs = read_sts(data_path(args.data))
+        sentences = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
+    report = {"sentences": len(sentences), "batch_size": args.batch_size, "threads": torch.get_num_threads()}
+    report["encoding"] = bench.encoding_benchmark(
+        encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences
+    )
+    report["tokenization"] = bench.tokenizer_benchmark(encoder.tokenizer, folder, sentences, args.rounds)
+    if not args.skip_memory:
+        report["memory"] = bench.memory_benchmark(encoder, sentences, batch_size=args.batch_size)
+    if not args.skip_training:
+        train_pairs = read_sts(data_path(args.train_data))
+        report["training"] = training_benchmark(folder, train_pairs, steps=args.training_steps)
+    print(bench.format_report(report))
+    if args.json:
+        write_json(args.json, report)
+
+
+def cmd_assignment_list(args) -> None:
+    from .exercises import EXERCISES
+
+    print(f"{'exercise':16} {'points':>6}  {'part':38} tests")
+    for e in EXERCISES:
+        print(f"{e.id:16} {e.points:>6}  {e.part:38} {e.test_file}")
+    print(f"{len(EXERCISES)} exercises, {sum(e.points for e in EXERCISES)} points")
+
+
+def cmd_assignment_make(args) -> None:
+    from .assignment import make_assignment
+    from .exercises import select
+
+    out = make_assignment(args.out, args.exercises)
+    chosen = select(args.exercises)
+    print(f"wrote a student version with {len(chosen)} exercise(s) to {out}; see {out / 'HANDOUT.md'}")
+
+
+def cmd_assignment_grade(args) -> int:
+    from .grading import grade_command
+
+    return grade_command(args.repo, args.exercises, args.json)
+
+
+def cmd_check(args) -> int:
+    from .divergence import check_command
+
+    return check_command(args.repo)

@@ -1,0 +1,146 @@
+"""The sentence-transformers folder format, read and written in this one place.
+
+A sentence-transformers model folder describes the whole pipeline of `SentenceEncoder`:
+
+    modules.json                 the pipeline: Transformer, Pooling, optionally Normalize, each with
+                                 the sub-folder that holds its files
+    sentence_bert_config.json    the Transformer's `max_seq_length` and `do_lower_case`
+    1_Pooling/config.json        the pooling modes (see `PoolingConfig.from_dict`)
+    2_Normalize/                 present when the embeddings are L2-normalised
+    config.json, model.safetensors          the BERT encoder (read and written by `pretrained.py`)
+    tokenizer.json, vocab.txt, ...          the tokenizer (read and written by `tokenizer.py`)
+
+`read_model_folder` reads each of these description files once and returns what they say;
+`SentenceEncoder.from_pretrained` builds the encoder from it. A plain BERT folder (no
+modules.json) is read as a Transformer followed by mean pooling, the SBERT paper's default.
+`save_sentence_encoder` writes the same format, so that minisbert and sentence-transformers both
+load what minisbert saves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import check_new_folder, read_json, replace_folder, write_json
+from .pooling import PoolingConfig
+from .pretrained import write_weights
+
+MODULE_TYPE = "sentence_transformers.models.{}"
+SUPPORTED_PIPELINE = "Transformer, then Pooling, then optionally Normalize"
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """What a model folder says about the pipeline."""
+
+    bert_folder: Path  # holds config.json, the weights and the tokenizer files
+    pooling: PoolingConfig
+    normalize: bool
+    max_seq_length: int | None  # None: the tokenizer's own limit
+    do_lower_case: bool  # lowercase before the tokenizer's own normalisation
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def read_modules(folder: Path) -> list[tuple[str, str]]:
+    """(kind, sub-folder) of each module in modules.json; a plain BERT folder is one Transformer."""
+    path = folder / "modules.json"
+    modules = read_json(path, default=[{"path": "", "type": MODULE_TYPE.format("Transformer")}])
+    if not isinstance(modules, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("type", ""), str) and isinstance(m.get("path", ""), str)
+        for m in modules
+    ):
+        raise ValueError(f'{path} must be a list of modules, each with a "type" and a "path"')
+    return [(m.get("type", "").rsplit(".", 1)[-1], m.get("path", "")) for m in modules]
+
+
+def read_model_folder(folder: str | Path) -> ModelFolder:
+    """Read modules.json, sentence_bert_config.json and the pooling config of a model folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder not found: {folder}")
+    modules = read_modules(folder)
+    kinds = [kind for kind, _ in modules]
+    if kinds[:1] != ["Transformer"] or kinds[1:] not in (
+        [],
+        ["Pooling"],
+        ["Normalize"],
+        ["Pooling", "Normalize"],
+    ):
+        raise ValueError(f"{folder / 'modules.json'} lists {kinds}: minisbert supports {SUPPORTED_PIPELINE}")
+    paths = dict(modules)
+    bert_folder = folder / paths["Transformer"]
+    settings = read_json(bert_folder / "sentence_bert_config.json", default={})
+    if not isinstance(settings, dict):
+        raise ValueError(f"{bert_folder / 'sentence_bert_config.json'} must hold a JSON object")
+    max_seq_length = settings.get("max_seq_length")
+    if max_seq_length is not None and (not isinstance(max_seq_length, int) or max_seq_length < 2):
+        raise ValueError(
+            f"{bert_folder / 'sentence_bert_config.json'}: max_seq_length must be an integer of at "
+            f"least 2 ([CLS] and [SEP]), got {max_seq_length!r}"
+        )
+    pooling = PoolingConfig.from_json(folder / paths["Pooling"]) if "Pooling" in paths else PoolingConfig()
+    return ModelFolder(
+        bert_folder=bert_folder,
+        pooling=pooling,
+        normalize="Normalize" in paths,
+        max_seq_length=max_seq_length,
+        do_lower_case=bool(settings.get("do_lower_case", False)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def write_model_folder(encoder, folder: str | Path) -> None:
+    """Write every file of `encoder` (a SentenceEncoder) into `folder`, in the format above."""
+    folder = Path(folder)
+    write_weights(encoder.model, folder)
+    encoder.tokenizer.save(folder, model_max_length=encoder.max_seq_length)
+    # the tokenizer's own settings already say whether it lowercases: no extra lowercasing step
+    write_json(
+        folder / "sentence_bert_config.json",
+        {"max_seq_length": encoder.max_seq_length, "do_lower_case": False},
+    )
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling")]
+    if encoder.normalize:
+        modules.append(("2_Normalize", "Normalize"))
+    write_json(
+        folder / "modules.json",
+        [
+            {"idx": i, "name": str(i), "path": path, "type": MODULE_TYPE.format(kind)}
+            for i, (path, kind) in enumerate(modules)
+        ],
+    )
+    write_json(folder / "1_Pooling" / "config.json", encoder.pooling.to_dict())
+    if encoder.normalize:
+        write_json(folder / "2_Normalize" / "config.json", {})
+
+
+def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) -> Path:
+    """Write `encoder` as a model folder that both minisbert and sentence-transformers load.
+
+    The files are written into a temporary folder beside `folder`, which then takes its place, so
+    a crash never leaves a half-written model. A `folder` that exists and is not empty is only
+    replaced with `overwrite=True`.
+    """
+    folder = Path(folder)
+    if not overwrite:
+        check_new_folder(folder, "files", "pass overwrite=True to replace it")
+    elif folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is a file, not a folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        write_model_folder(encoder, tmp)
+        replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder

@@ -2,7 +2,7 @@
 
 Read the files in this order (each imports only files before it; tests/test_imports.py checks):
 files → config → tokenizer → model → pooling → pretrained → model_folder → sentence_encoder →
-losses → data → evaluation → plots → optimizer → checkpoints → training → recipes → bench →
+losses → data → evaluation → search → plots → optimizer → checkpoints → training → recipes → bench →
 bench_training → exercises → assignment → grading → divergence → commands → cli.
 """
 

@@ -195,7 +195,7 @@ def format_hits(queries: list[str], hits: list[list[dict]], lines: list[tuple[in
         rows = [f"query: {query}"]
         for rank, hit in enumerate(found, start=1):
             number, sentence = lines[hit["corpus_id"]]
-            rows.append(f"{rank:>4}  {hit['score']:.4f}  {sentence}  (line {number})")
+            rows.append(f"{rank:>4}  {hit['score']:7.4f}  {sentence}  (line {number})")
         blocks.append("\n".join(rows))
     return "\n\n".join(blocks)
 

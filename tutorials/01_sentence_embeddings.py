@@ -14,30 +14,25 @@
 # the real all-MiniLM-L6-v2 weights, and checks each step against the NumPy reference in
 # `reference/`, which writes the same math plainly in float64.
 #
-# Run it as a script (`python tutorials/01_sentence_embeddings.py`) or open it as a notebook with
-# jupytext. Figures go to `tutorials/figures/` (or `$MINISBERT_FIGURES`).
+# Run it as a script (`python tutorials/01_sentence_embeddings.py`), or as a notebook with its
+# outputs in place (`make notebooks`, then open `tutorials/notebooks/01_sentence_embeddings.ipynb`).
+# Figures go to `tutorials/figures/` (or `$MINISBERT_FIGURES`). No data set needed. The tutorials
+# after this one take each step apart: 02 WordPiece, 03 attention, 04 the encoder layer, 05 the
+# weights, 06 pooling.
 
 # %%
-import os
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from common import save_figure
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from minisbert import SentenceEncoder  # noqa: E402
-from minisbert.model import additive_attention_mask, attention  # noqa: E402
-from minisbert.pooling import l2_normalize, mean_pooling  # noqa: E402
-from minisbert.pretrained import default_model_folder  # noqa: E402
-from reference import model as ref  # noqa: E402
-from reference import pooling as ref_pooling  # noqa: E402
-from reference.pretrained import load_config, load_params  # noqa: E402
-
-FIGURES = Path(os.environ.get("MINISBERT_FIGURES", Path(__file__).resolve().parent / "figures"))
-FIGURES.mkdir(parents=True, exist_ok=True)
+from minisbert import SentenceEncoder
+from minisbert.pooling import l2_normalize, mean_pooling
+from minisbert.pretrained import default_model_folder
+from reference import model as ref
+from reference import pooling as ref_pooling
+from reference.compare import assert_close, max_differences
+from reference.pretrained import load_config, load_params
 
 encoder = SentenceEncoder.from_pretrained()  # the embedded all-MiniLM-L6-v2
 params = load_params(default_model_folder())  # the same weights as float64 NumPy arrays
@@ -60,8 +55,13 @@ sentences = [
 
 # %%
 batch = encoder.tokenizer(sentences)
-print(encoder.tokenizer.tokenize("Sentence embeddings aren't magic!"))
+pieces = encoder.tokenizer.tokenize("Sentence embeddings aren't magic!")
+print(pieces)
+assert pieces == ["sentence", "em", "##bed", "##ding", "##s", "aren", "'", "t", "magic", "!"]
 print(batch["input_ids"].shape, "\n", batch["attention_mask"])
+first = encoder.tokenizer.ids_to_tokens(batch["input_ids"][0])
+print(first)
+assert first[0] == "[CLS]" and "[SEP]" in first and batch["attention_mask"].sum(1).max() == len(first)
 
 # %% [markdown]
 # ## 2. Embeddings
@@ -73,8 +73,8 @@ print(batch["input_ids"].shape, "\n", batch["attention_mask"])
 with torch.inference_mode():
     x = encoder.model.embeddings(batch["input_ids"], batch["token_type_ids"])  # (B, T, C)
 x_ref = ref.embeddings(params, batch["input_ids"].numpy(), batch["token_type_ids"].numpy(), config)
-print("embeddings", tuple(x.shape), "max |torch - numpy| =", np.abs(x.numpy() - x_ref).max())
-assert np.abs(x.numpy() - x_ref).max() < 1e-5
+print("embeddings", tuple(x.shape), "max |torch - numpy| =", max_differences(x, x_ref)[0])
+assert_close(x, x_ref, "fp32_model")
 
 # %% [markdown]
 # ## 3. Self-attention
@@ -84,22 +84,21 @@ assert np.abs(x.numpy() - x_ref).max() < 1e-5
 # attention of head 0 in the first layer for the first sentence.
 
 # %%
-self_attn = encoder.model.encoder.layer[0].attention.self
-mask = additive_attention_mask(batch["attention_mask"], x.dtype)  # (B, 1, 1, T)
-with torch.inference_mode():
-    q, k, v = (self_attn.split_heads(proj(x)) for proj in (self_attn.query, self_attn.key, self_attn.value))
-    _, probs = attention(q, k, v, mask, self_attn.dropout)  # (B, nh, T, T)
-n = int(batch["attention_mask"][0].sum())
-tokens = encoder.tokenizer.tokenizer.id_to_token
-labels = [tokens(int(i)) for i in batch["input_ids"][0, :n]]
-fig, ax = plt.subplots(figsize=(5, 4.5))
-ax.imshow(probs[0, 0, :n, :n], cmap="viridis")
-ax.set_xticks(range(n), labels, rotation=90)
-ax.set_yticks(range(n), labels)
-ax.set_title("layer 0, head 0: who attends to whom")
-fig.tight_layout()
-fig.savefig(FIGURES / "01_attention.png", dpi=120)
-print("padding gets exactly zero attention:", float(probs[0, :, :, n:].abs().max()) == 0.0)
+maps = encoder.model.attention_maps(batch["input_ids"], batch["attention_mask"])  # (L, B, nh, T, T)
+T = batch["input_ids"].shape[1]
+n = int(batch["attention_mask"][0].sum())  # real tokens of the first sentence; the rest is padding
+padding_keys = (batch["attention_mask"] == 0)[None, :, None, None, :].expand_as(maps)  # (L, B, nh, T, T)
+assert (maps[padding_keys] == 0).all()
+assert_close(maps.sum(-1), torch.ones(maps.shape[:-1]), "fp32_op")  # each row is a distribution
+print(f"padding keys get exactly zero attention in all {maps.shape[0]} layers and {maps.shape[2]} heads")
+fig, ax = plt.subplots(figsize=(6, 5))
+image = ax.imshow(maps[0, 0, 0], cmap="viridis", vmin=0)
+ax.set_xticks(range(T), first, rotation=90)
+ax.set_yticks(range(T), first)
+ax.set(xlabel="key (attended to)", ylabel="query (attending)", title="layer 0, head 0: who attends to whom")
+ax.axvline(n - 0.5, color="w", ls="--", lw=1)  # the padding columns start here: all zero
+fig.colorbar(image, ax=ax, label="attention probability")
+save_figure(fig, "01_attention.png")
 
 # %% [markdown]
 # ## 4. The whole encoder, against NumPy
@@ -112,9 +111,9 @@ with torch.inference_mode():
     hidden = encoder.model(**batch)  # (B, T, C)
 hidden_ref = ref.encoder(params, batch["input_ids"].numpy(), batch["attention_mask"].numpy(), config)
 real = batch["attention_mask"].bool().numpy()
-diff = np.abs(hidden.numpy()[real] - hidden_ref[real]).max()
-print("last hidden state", tuple(hidden.shape), "max |torch float32 - numpy float64| =", diff)
-assert diff < 1e-4
+print("last hidden state", tuple(hidden.shape), "max |torch float32 - numpy float64| =",
+      max_differences(hidden.numpy()[real], hidden_ref[real])[0])  # fmt: skip
+assert_close(hidden.numpy()[real], hidden_ref[real], "fp32_model")
 
 # %% [markdown]
 # ## 5. Pooling and normalisation
@@ -126,9 +125,9 @@ assert diff < 1e-4
 with torch.inference_mode():
     u = l2_normalize(mean_pooling(hidden, batch["attention_mask"]))  # (B, C)
 u_ref = ref_pooling.l2_normalize(ref_pooling.mean_pooling(hidden_ref, batch["attention_mask"].numpy()))
-print("sentence embeddings", tuple(u.shape), "max diff to numpy =", np.abs(u.numpy() - u_ref).max())
-assert np.abs(u.numpy() - u_ref).max() < 1e-5
-assert np.abs(u.numpy() - encoder.encode(sentences)).max() < 1e-6  # encode() does exactly this
+print("sentence embeddings", tuple(u.shape), "max diff to numpy =", max_differences(u, u_ref)[0])
+assert_close(u, u_ref, "fp32_model")
+assert_close(u, encoder.encode(sentences), "fp32_op")  # encode() does exactly this
 
 # %% [markdown]
 # ## 6. Similarity
@@ -136,16 +135,28 @@ assert np.abs(u.numpy() - encoder.encode(sentences)).max() < 1e-6  # encode() do
 # Cosine similarity between the embeddings: sentences about eating are close, the rest apart.
 
 # %%
-sim = encoder.similarity(u.numpy(), u.numpy())
-fig, ax = plt.subplots(figsize=(6, 5))
-ax.imshow(sim, vmin=0, vmax=1, cmap="magma")
+sim = encoder.similarity(u.numpy(), u.numpy())  # (5, 5)
+fig, ax = plt.subplots(figsize=(7.5, 6))
+image = ax.imshow(sim, vmin=-1, vmax=1, cmap="RdBu_r")  # diverging: negative blue, 0 white, 1 red
 for i in range(len(sentences)):
     for j in range(len(sentences)):
-        ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", color="w" if sim[i, j] < 0.6 else "k")
-ax.set_xticks(range(len(sentences)), [s[:18] for s in sentences], rotation=45, ha="right")
-ax.set_yticks(range(len(sentences)), [s[:18] for s in sentences])
-ax.set_title("cosine similarity")
-fig.tight_layout()
-fig.savefig(FIGURES / "01_similarity.png", dpi=120)
+        ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", color="k")
+ax.set_xticks(range(len(sentences)), sentences, rotation=35, ha="right")
+ax.set_yticks(range(len(sentences)), sentences)
+ax.set_title("cosine similarity of the sentence embeddings")
+fig.colorbar(image, ax=ax, label="cosine similarity")
+save_figure(fig, "01_similarity.png")
 print(np.round(sim, 3))
-assert sim[0, 1] > sim[0, 2]
+assert sim[0, 1] > 0.7 and sim[0, 1] == max(sim[0, 1:])  # the two eating sentences are closest
+assert_close(np.diag(sim), np.ones(len(sentences)), "fp32_op")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Add the sentence "A man is eating pasta." to `sentences`. Which sentence is now closest to
+#    it? Check: `encoder.similarity([...])` gives it above 0.7 with the first sentence.
+# 2. Pool with [CLS] instead of the mean: `hidden[:, 0]`, then `l2_normalize`. Compare with
+#    `reference.pooling.cls_pooling` using `assert_close(..., "fp32_model")`; do the eating
+#    sentences stay the closest pair? (Tutorial 06 measures this on the STS benchmark.)
+# 3. Find a head of layer 0 whose map puts most of each row's weight on the previous token:
+#    `maps[0, 0, h].diagonal(-1)` should be large. Tutorial 03 names one.

@@ -38,8 +38,6 @@ from minisbert.losses import SoftmaxLoss, multiple_negatives_ranking_loss, softm
 from reference import losses as ref
 from reference.compare import assert_close, max_differences
 
-np.set_printoptions(precision=4, suppress=True)
-
 
 def check(name: str, inputs: dict, **constants):
     """Run the loss `name` twice, in float64: `minisbert.losses.<name>` with torch autograd, and
@@ -216,6 +214,7 @@ sick = read_sick(data_file("sick/SICK.txt"))
 sick_test = split_sick(sick)["test"][:16]
 triplets = sick_triplets(sick)  # {"train": 926, "dev": 87, "test": 96 triplets}
 test_triplets = triplets["test"]
+assert [len(triplets[k]) for k in ("train", "dev", "test")] == [926, 87, 96]
 mnrl_rows, seen = [], set()
 for i, t in enumerate(test_triplets):  # MNRL needs distinct anchors and positives: a repeat
     if len(mnrl_rows) < 16 and t.anchor not in seen and t.positive not in seen:  # is a false negative
@@ -275,6 +274,7 @@ if not FAST:
     more = embed_triplets(triplets["train"] + triplets["dev"])  # (1013, 384) each
     a, p, n = (np.concatenate([x, y]) for x, y in zip((a_t, p_t, n_t), more, strict=True))
 slack, test_slack = slack_of(a, p, n), slack_of(a_t, p_t, n_t)  # (N,), (96,)
+assert len(slack) == (96 if FAST else 1109)
 # triplet accuracy as `evaluate_triplets` computes it (higher score = closer), on the same embeddings
 accuracy = (pair_scores(a_t, p_t)["euclidean"] > pair_scores(a_t, n_t)["euclidean"]).mean()
 print(f"test triplets: accuracy {accuracy:.3f}; active at ε = 0: {(test_slack < 0).mean():.3f}")

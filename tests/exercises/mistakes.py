@@ -99,7 +99,7 @@ MISTAKES = (
     Mistake("spearman-ties-get-the-first-rank", "spearman", "minisbert/evaluation.py",
             "mean_ranks = (starts + ends + 1) / 2.0", "mean_ranks = starts + 1.0", "expected"),
     Mistake("spearman-ranks-in-sorted-order", "spearman", "minisbert/evaluation.py",
-            "ranks[order] = np.repeat", "ranks[:] = np.repeat", "input order"),
+            "ranks[order] = np.repeat", "ranks[:] = np.repeat", "order"),
     Mistake("training-gradients-not-zeroed", "training_step", "minisbert/training.py",
             "    optimizer.zero_grad(set_to_none=True)  # gradients accumulate otherwise\n", ""),
     Mistake("training-no-clipping", "training_step", "minisbert/training.py",

@@ -54,7 +54,7 @@ EXERCISES = (
         title="WordPiece: greedy longest-match-first",
         part=PARTS[0],
         functions=("reference/tokenizer.py::wordpiece",),
-        read_first=("reference/tokenizer.py", "minisbert/tokenizer.py"),
+        read_first=("tutorials/02_wordpiece.py", "reference/tokenizer.py"),
         hints=(
             "Start at the beginning of the word and look for the longest prefix in the vocabulary;"
             " every piece after the first is looked up with the '##' prefix.",
@@ -206,7 +206,7 @@ EXERCISES = (
         title="Ranks with ties, for Spearman's correlation",
         part=PARTS[4],
         functions=("minisbert/evaluation.py::rank",),
-        read_first=("minisbert/evaluation.py", "tutorials/06_pooling.py"),
+        read_first=("tutorials/09_fine_tuning.py", "minisbert/evaluation.py"),
         hints=(
             "Tied values share the mean of the ranks they span: [10, 20, 20, 30] → [1, 2.5, 2.5, 4].",
             "Return the ranks in the input order, not the sorted order.",
@@ -218,7 +218,7 @@ EXERCISES = (
         title="The siamese training step",
         part=PARTS[4],
         functions=("minisbert/training.py::objective_loss", "minisbert/training.py::optimization_step"),
-        read_first=("tutorials/08_backprop_by_hand.py", "minisbert/training.py"),
+        read_first=("tutorials/08_backprop_by_hand.py", "tutorials/09_fine_tuning.py"),
         hints=(
             "Every column of a batch (both sentences of a pair) goes through the same encoder.",
             "Zero the gradients, backward, clip the total norm, then step the optimizer and the schedule.",

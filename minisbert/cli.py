@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     enc = add("encode", cmd_encode, "embed sentences", sentences=True)
     enc.add_argument("-o", "--output", help="write the embeddings to this .npy file instead of printing")
     enc.add_argument("--no-normalize", action="store_true", help="skip the model's L2 normalisation")
+    enc.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --file and -o: continue an interrupted encode of the same corpus and model",
+    )
+    enc.add_argument(
+        "--block-lines", type=int, default=None, help="with --file and -o: lines encoded per block"
+    )
     add("similarity", cmd_similarity, "cosine similarity matrix of sentences", sentences=True)
     info = add("info", cmd_info, "describe a model folder")
     info.add_argument("folder", nargs="?", help="model folder (same as --model)")

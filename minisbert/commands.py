@@ -6,9 +6,7 @@ errors are exceptions that `cli.main` turns into one readable line.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -38,15 +36,42 @@ def load_encoder(args):
 
 
 def cmd_encode(args) -> None:
+    """Embed sentences. A corpus file (--file) with an output (-o) is streamed: encoded a block of
+    lines at a time into the .npy file, resumable (corpus.encode_file); the rest is read whole."""
+    normalize = False if args.no_normalize else None
+    streamed = bool(args.file and args.file != "-" and args.output)
+    if (args.resume or args.block_lines is not None) and not streamed:
+        raise ValueError("--resume and --block-lines need a corpus --file and an output -o")
+    if streamed:
+        encode_corpus_file(args, normalize)
+        return
     sentences = read_sentences(args)
     encoder = load_encoder(args)
-    normalize = False if args.no_normalize else None
     vectors = encoder.encode(sentences, batch_size=args.batch_size, normalize=normalize)  # (N, D)
     if args.output:
         np.save(args.output, vectors)
         print(f"wrote {vectors.shape[0]} × {vectors.shape[1]} embeddings to {args.output}", file=sys.stderr)
     else:
         np.savetxt(sys.stdout, vectors, fmt="%.6f")
+
+
+def encode_corpus_file(args, normalize: bool | None) -> None:
+    from .corpus import BLOCK_LINES, encode_file
+
+    if args.sentences:
+        raise ValueError("give sentences as arguments or with --file, not both")
+    encoder = load_encoder(args)
+    output = encode_file(
+        encoder,
+        args.file,
+        args.output,
+        batch_size=args.batch_size,
+        normalize=normalize,
+        resume=args.resume,
+        block_lines=args.block_lines or BLOCK_LINES,
+    )
+    rows, columns = np.load(output, mmap_mode="r").shape
+    print(f"wrote {rows} × {columns} embeddings to {output}", file=sys.stderr)
 
 
 def cmd_similarity(args) -> None:
@@ -105,6 +130,7 @@ def cmd_search(args) -> None:
     """Semantic search: the --top-k corpus sentences closest to each query, by cosine similarity.
     The corpus (one sentence a line, blank lines skipped) is encoded once and its embeddings are
     cached in a .npy file, reused while the corpus file and the model folder stay the same."""
+    from .corpus import cached_embeddings, default_cache_path, read_corpus, search_fingerprint
     from .pretrained import default_model_folder
     from .search import check_count, semantic_search
 
@@ -119,73 +145,6 @@ def cmd_search(args) -> None:
     queries = encoder.encode(args.queries, batch_size=args.batch_size)  # (Q, D)
     hits = semantic_search(queries, vectors, top_k=top_k)
     print(format_hits(args.queries, hits, lines))
-
-
-def read_corpus(path: Path) -> list[tuple[int, str]]:
-    """(line number, sentence) of each non-blank line of a UTF-8 text file."""
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus file not found: {path}")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    found = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
-    if not found:
-        raise ValueError(f"{path} holds no sentences (one a line)")
-    return found
-
-
-def default_cache_path(corpus: Path, folder: Path) -> Path:
-    """corpus.txt.minisbert-<model id>.npy beside the corpus: one cache per model."""
-    model_id = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
-    return corpus.with_name(f"{corpus.name}.minisbert-{model_id}.npy")
-
-
-def search_fingerprint(corpus: Path, folder: Path) -> dict:
-    """What the cached embeddings depend on: the corpus's bytes (sha256) and the model folder
-    (its path, and the size and modification time of each of its files, so that a retrained
-    model in the same folder counts as another model)."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return {
-        "format": 1,
-        "corpus_sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
-        "model": str(folder.resolve()),
-        "model_files": [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
-    }
-
-
-def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: dict, batch_size: int):
-    """The embeddings (N, D) of `sentences`, read from `cache` when the JSON beside it holds the
-    same fingerprint, else encoded and written there (the .npy atomically, then its fingerprint)."""
-    from .files import read_json, write_json
-
-    stamp = cache.with_name(cache.name + ".json")
-    if cache.is_dir():
-        raise FileExistsError(f"the cache {cache} is a folder: give a file name such as corpus.npy")
-    try:
-        valid = read_json(stamp, default=None) == fingerprint
-    except ValueError:  # a damaged fingerprint: encode again
-        valid = False
-    if valid:
-        try:
-            vectors = np.load(cache, mmap_mode="r")  # read chunk by chunk by the search
-        except (OSError, ValueError):  # a damaged cache: encode again
-            vectors = None
-        if vectors is not None and vectors.shape == (len(sentences), encoder.dimension):
-            print(f"corpus embeddings read from {cache}", file=sys.stderr)
-            return vectors
-    vectors = encoder.encode(sentences, batch_size=batch_size)  # (N, D)
-    stamp.unlink(missing_ok=True)  # first: a crash below leaves no fingerprint rather than a wrong one
-    save_npy_atomically(cache, vectors)
-    write_json(stamp, fingerprint, atomic=True)
-    print(f"encoded {len(sentences):,} corpus sentences; embeddings cached in {cache}", file=sys.stderr)
-    return vectors
-
-
-def save_npy_atomically(path: Path, array: np.ndarray) -> None:
-    """np.save beside `path`, then a rename over it, as `files.atomic_write_text` does for text."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
 
 
 def format_hits(queries: list[str], hits: list[list[dict]], lines: list[tuple[int, str]]) -> str:

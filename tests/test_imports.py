@@ -36,6 +36,7 @@ READING_ORDER = [
     "data",
     "evaluation",
     "search",
+    "corpus",
     "plots",
     "optimizer",
     "checkpoints",

@@ -130,11 +130,13 @@ assert ref.pre_tokenize("caf🤗 ok") == ["caf🤗", "ok"]  # the emoji stays in
 # \qquad p_0 = \text{""},\; p_{i>0} = \text{"\#\#"},$$
 #
 # and if no $j$ exists, the *whole word* becomes [UNK]. Here is the loop, printing each step:
-# the candidates it tried, longest first, and the piece it found.
+# the candidates it tried, longest first, and the piece it found. (It is the exercise
+# `wordpiece` of the assignment kit, so its lines are marked: a student version leaves them out.)
 
 
 # %%
 def wordpiece_by_hand(word: str, vocab: dict[str, int]) -> list[str]:
+    # BEGIN EXERCISE wordpiece
     pieces, start = [], 0
     while start < len(word):
         tried = []
@@ -150,6 +152,7 @@ def wordpiece_by_hand(word: str, vocab: dict[str, int]) -> list[str]:
         pieces.append(piece)
         start = end
     return pieces
+    # END EXERCISE wordpiece
 
 
 for word in ["unaffable", "caf🤗"]:

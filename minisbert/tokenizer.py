@@ -131,6 +131,7 @@ class WordPieceTokenizer:
             show_progress=False,
         )
         tok.train_from_iterator(texts, trainer)
+        tok = bert_pipeline(wordpiece(numbered_in_order(tok.get_vocab())), lowercase, None)
         finish_pipeline(tok)
         return cls(tok, max_length=max_length)
 
@@ -266,6 +267,16 @@ def wordpiece(vocab: dict[str, int] | None = None) -> models.WordPiece:
     if vocab is None:
         return models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=MAX_CHARS_PER_WORD)
     return models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_CHARS_PER_WORD)
+
+
+def numbered_in_order(vocab: dict[str, int]) -> dict[str, int]:
+    """The trainer's tokens renumbered in a fixed order: the special tokens first (ids 0 to 4),
+    then the others sorted. The trainer numbers its tokens in an order that changes from run to
+    run (its hash maps are randomised), and with it which random embedding row each token gets;
+    sorted, the same tokens always get the same ids. (Which tokens it learns can still differ by a
+    few from run to run, where pairs of equal count tie: a handful in a vocabulary of thousands.)"""
+    rest = sorted(t for t in vocab if t not in TRAINED_SPECIAL_TOKENS)
+    return {token: i for i, token in enumerate([*TRAINED_SPECIAL_TOKENS, *rest])}
 
 
 def bert_pipeline(model, lowercase: bool, strip_accents: bool | None) -> Tokenizer:

@@ -9,20 +9,22 @@
 # %% [markdown]
 # # 10 · From nothing: a tiny BERT with its own vocabulary, and what pre-training buys
 #
-# Every tutorial so far started from all-MiniLM-L6-v2, a model someone else pre-trained on a
-# billion sentence pairs. Here we start from nothing: a WordPiece vocabulary learnt from the
-# STS-B training sentences, a tiny BERT (2 layers, 32 wide) with random weights, one epoch of the
-# regression objective of tutorial 09 (at a learning rate fifty times higher). Then we put it
-# beside three others on STS-dev: the same model before training, a word-overlap baseline that
-# needs no model at all, and the pretrained MiniLM. The gap is what pre-training buys.
+# Every tutorial so far started from all-MiniLM-L6-v2, a model someone else pre-trained on plain
+# text and then trained on a vast collection of sentence pairs. Here we start from nothing: a
+# WordPiece vocabulary learnt from the STS-B training sentences, a tiny BERT (2 layers, 32 wide)
+# with random weights, one epoch of the regression objective of tutorial 09 (at a learning rate
+# fifty times higher). Then we put it beside three others on STS-dev: the same model before
+# training, a word-overlap baseline that needs no model at all, and the pretrained MiniLM. The
+# gap is what pre-training buys.
 #
 # Read first: tutorial 02 (WordPiece), 06 (pooling) and 09 (fine-tuning), then
 # `SentenceEncoder.from_scratch` in `minisbert/sentence_encoder.py`, the presets in
 # `minisbert/config.py` and `cmd_init` in `minisbert/commands.py` (the same steps as
-# `minisbert init`, see the README). Needs the STS benchmark (`$MINISBERT_DATA`, see `common.py`).
+# `minisbert init`; the README runs them from the command line). Needs the STS benchmark
+# (`$MINISBERT_DATA`, see `common.py`).
 #
 # Full mode trains on all 5,749 training pairs (359 steps) and evaluates on all of STS-dev:
-# about 3 minutes on 2 cores. Fast mode (`MINISBERT_FAST=1`) trains 16 steps on 256 pairs and
+# about a minute on 2 cores. Fast mode (`MINISBERT_FAST=1`) trains 16 steps on 256 pairs and
 # evaluates on the first 200 dev pairs; its figures run every line but say little.
 
 # %%
@@ -46,6 +48,7 @@ from reference.compare import assert_close, max_differences
 from reference.pretrained import load_config, load_params
 from reference.sentence_encoder import sentence_embeddings
 
+torch.set_num_threads(1)  # the tiny model's matrices are too small to share out among threads
 folder = tempfile.TemporaryDirectory(prefix="minisbert-10-")  # removed in the last cell
 
 # %% [markdown]
@@ -54,7 +57,10 @@ folder = tempfile.TemporaryDirectory(prefix="minisbert-10-")  # removed in the l
 # `WordPieceTokenizer.train` (called by `from_scratch`) starts from single characters and merges
 # the pairs that occur most often until the vocabulary holds `vocab_size` entries (tutorial 02).
 # The STS training set has 11,498 sentences; we ask for 4,000 entries, as `minisbert init` does.
-# Frequent words become whole tokens; rarer words are spelt out in pieces.
+# Frequent words become whole tokens; rarer words are spelt out in pieces. The pretrained
+# vocabulary, learnt from far more text, keeps far more words whole: on STS-dev the tiny
+# vocabulary cuts more than twice as many word occurrences into pieces. A model then has to
+# learn a word's meaning from its pieces, from very few examples.
 
 # %%
 texts = read_texts(data_file("stsbenchmark/sts-train.csv"))  # both sides of every pair
@@ -92,8 +98,11 @@ assert split["tiny"] > 2 * split["pretrained"]
 # Same architecture, other sizes: 2 layers instead of 6, hidden size 32 instead of 384, 4 heads
 # instead of 12. A BERT's weights fall in three groups: the word-embedding table ($V \times C$),
 # the other embeddings (positions, token types, LayerNorm), and the encoder layers
-# ($\approx 12\,C^2$ each with a feed-forward 4 wide, here 2 wide: $\approx 8\,C^2$).
-# In the tiny model the word table is almost everything: what it knows lives in its token vectors.
+# ($4C^2$ for attention and $2 \cdot wC^2$ for a feed-forward $w$ times wider: $12\,C^2$ a layer
+# in MiniLM with $w = 4$, $8\,C^2$ in the tiny model with $w = 2$).
+# In the tiny model the word table is almost everything (87% of its 147,264 weights, against 52%
+# in MiniLM): whatever it knows lives mostly in its token vectors.
+
 
 # %%
 def parameter_groups(encoder) -> dict[str, int]:
@@ -108,18 +117,36 @@ counts = {"tiny": parameter_groups(tiny), "MiniLM": parameter_groups(pretrained)
 for name, groups in counts.items():
     total = sum(groups.values())
     print(f"{name:7s} total {total:>10,}: " + ", ".join(f"{k} {v:,}" for k, v in groups.items()))
+for name, enc, sizes in (("tiny", tiny, (2, 32, 4)), ("MiniLM", pretrained, (6, 384, 12))):
+    c = enc.model.config
+    assert (c.num_hidden_layers, c.hidden_size, c.num_attention_heads) == sizes
+    width = c.intermediate_size // c.hidden_size  # 2 in tiny, 4 in MiniLM
+    approx = c.num_hidden_layers * (4 + 2 * width) * c.hidden_size**2  # (4 + 2·width) C² a layer
+    assert abs(counts[name]["encoder layers"] / approx - 1) < 0.05  # the biases and LayerNorms
 assert sum(counts["tiny"].values()) == 147264 == sum(p.numel() for p in tiny.parameters())
-assert counts["tiny"]["word embeddings"] == 4000 * 32  # 87% of the tiny model
+share = {name: groups["word embeddings"] / sum(groups.values()) for name, groups in counts.items()}
+print(f"word-embedding share: tiny {share['tiny']:.0%}, MiniLM {share['MiniLM']:.0%}")
+assert counts["tiny"]["word embeddings"] == 4000 * 32 and round(share["tiny"], 2) == 0.87
+assert round(share["MiniLM"], 2) == 0.52
 assert sum(counts["MiniLM"].values()) > 150 * sum(counts["tiny"].values())
 
 # %% [markdown]
 # ## 3. Random weights already rank pairs, and so does word overlap
 #
-# A random BERT knows nothing, yet its mean-pooled embeddings give a Spearman far from 0. Each
-# token id has its own fixed random vector; two layers with residual connections keep much of
-# it; mean pooling (tutorial 06) averages them. Two sentences sharing many tokens share much of
-# their average: a *bag of token embeddings*. Word overlap needs no model at all: the Jaccard
-# index of the two sentences' word sets, $|A \cap B| / |A \cup B|$.
+# A random BERT knows nothing, yet its mean-pooled embeddings give a Spearman far above 0. Each
+# token id has its own fixed random row in the word-embedding table; two layers with residual
+# connections keep much of it; mean pooling (tutorial 06) averages over the tokens. Two sentences
+# that share many tokens share much of their average: the model acts as a *bag of token
+# embeddings*,
+#
+# $$u = \frac{1}{T}\sum_{t=1}^{T} E_{x_t}, \qquad \cos(u, v) \text{ grows with the tokens } a
+#   \text{ and } b \text{ share.}$$
+#
+# We compute that bag directly from the table, with no layer at all, and set beside it a baseline
+# that needs no model: the Jaccard index of the two sentences' word sets, $|A \cap B| / |A \cup B|$.
+# On all of STS-dev the bag scores about what the random BERT scores (the layers add nothing
+# learnt), and word overlap scores more: exact shared words are a strong signal on STS-B.
+# (On the first 200 pairs, the fast mode's, the bag falls behind: those are short captions.)
 
 # %%
 dev_pairs = read_sts(data_file("stsbenchmark/sts-dev.csv"))
@@ -132,7 +159,11 @@ def word_set(s: str) -> set[str]:
     return {w for w in ref_tok.pre_tokenize(ref_tok.normalize(s)) if re.search(r"\w", w)}
 
 
-jaccard = np.array([len(word_set(a) & word_set(b)) / len(word_set(a) | word_set(b)) for a, b in zip(side_a, side_b)])
+def jaccard(a: str, b: str) -> float:
+    return len(word_set(a) & word_set(b)) / len(word_set(a) | word_set(b))
+
+
+overlap = np.array([jaccard(p.sentence1, p.sentence2) for p in dev.pairs])  # (N,)
 
 
 def bag_of_embeddings(encoder, sentences: list[str]) -> np.ndarray:
@@ -144,19 +175,26 @@ def bag_of_embeddings(encoder, sentences: list[str]) -> np.ndarray:
 
 
 bag = pair_scores(bag_of_embeddings(tiny, side_a), bag_of_embeddings(tiny, side_b))["cosine"]  # (N,)
-rho = {"word overlap": spearman(jaccard, gold), "tiny, random": dev(tiny)["spearman_cosine"]}
+rho = {"word overlap": spearman(overlap, gold), "tiny, random": dev(tiny)["spearman_cosine"]}
 rho_bag = spearman(bag, gold)
 print(f"dev Spearman: word overlap {rho['word overlap']:.3f}, tiny BERT with random weights ", end="")
 print(f"{rho['tiny, random']:.3f}, its bag of token embeddings alone {rho_bag:.3f}")
 assert rho["tiny, random"] > 0.3 and rho["word overlap"] > 0.3  # both far above 0
-assert abs(rho_bag - rho["tiny, random"]) < 0.1  # the layers add little to the random table
+if not FAST:
+    assert abs(rho_bag - rho["tiny, random"]) < 0.05  # the random layers change little
+    assert rho["word overlap"] > rho["tiny, random"] + 0.1
+else:  # the short captions of the first 200 pairs
+    assert rho_bag < rho["tiny, random"]
 
 # %% [markdown]
 # ## 4. Training it on STS-B regression
 #
-# The objective is tutorial 09's: $\mathcal{L} = \frac1B\sum_i(\cos(u_i, v_i) - s_i/5)^2$, one epoch,
-# batch 16, warm-up then linear decay. Only the learning rate differs: 1e-3, not 2e-5. Random
-# weights are far from any good solution, and a small model tolerates big steps.
+# The objective is tutorial 09's, $\mathcal{L} = \frac1B\sum_i(\cos(u_i, v_i) - s_i/5)^2$, with
+# its recipe: one epoch, batch 16, 10% warm-up then linear decay. Only the learning rate differs:
+# 1e-3, fifty times 09's 2e-5. Random weights are far from any good solution, and with so few
+# weights large steps stay stable. The loss of each batch drops fast in the first few dozen steps
+# (the warm-up); over the epoch, the mean loss of the last quarter is less than half that of the
+# first. Dev Spearman rises at every evaluation, fastest at the start.
 
 # %%
 if not FAST:  # the recipe reads sts-train.csv and tokenizes it with the tiny vocabulary
@@ -167,6 +205,7 @@ else:  # a slice of the same data, built as the recipe builds it (see 09)
     data = TokenizedColumns(tiny.tokenizer, columns, [p.score / 5 for p in pairs], tiny.max_seq_length)
     objective = Objective("regression", data, CosineSimilarityLoss())
 config = TrainingConfig(lr=1e-3, eval_every=8 if FAST else 90)
+assert config.lr == 50 * TrainingConfig().lr and len(objective.data) == (256 if FAST else 5749)
 log = fit(tiny, [objective], config, output_dir=None, evaluator=dev, show_progress=False)
 
 losses = np.array([e["loss"]["regression"] for e in log["train"]])  # (S,)
@@ -179,22 +218,33 @@ assert len(losses) == (16 if FAST else 359)
 fig, (ax, ax_dev) = plt.subplots(1, 2, figsize=(11, 4))
 ax.plot(range(1, len(losses) + 1), losses, lw=0.8)
 ax.set(xlabel="step", ylabel="regression loss (MSE)", title="training loss per batch")
-ax_dev.plot(dev_steps, dev_rho, "o-")
+ax_dev.plot(dev_steps, dev_rho, "o-", label="tiny BERT")
+ax_dev.axhline(rho["word overlap"], color="grey", ls="--", label="word overlap (no model)")
+ax_dev.legend(loc="lower right")
 ax_dev.set(xlabel="step", ylabel="Spearman ρ on STS-dev", title="dev Spearman during training")
-fig.suptitle("the tiny BERT from random weights: loss falls, dev Spearman climbs")
+fig.suptitle("the tiny BERT from random weights: the loss falls, dev Spearman climbs to word overlap")
 fig.tight_layout()
 save_figure(fig, "10_training.png")
 quarter = len(losses) // 4
 print(f"mean loss, first quarter {losses[:quarter].mean():.4f} → last {losses[-quarter:].mean():.4f}")
 if not FAST:
-    assert losses[-quarter:].mean() < 0.7 * losses[:quarter].mean()
-    assert 0.6 < rho["tiny, trained"] < 0.7 and rho["tiny, trained"] > rho["tiny, random"] + 0.15
+    assert losses[-quarter:].mean() < 0.6 * losses[:quarter].mean()  # about half
+    gain = np.diff(dev_rho)  # the change between evaluations
+    assert np.all(gain > 0) and gain[0] == gain.max()
+    assert rho["tiny, trained"] > rho["tiny, random"] + 0.1
 
 # %% [markdown]
 # ## 5. Four models side by side
 #
-# The pretrained MiniLM with mean pooling, not fine-tuned on STS at all (tutorial 06 measured
-# it), and the tiny BERT before and after its epoch, against the word-overlap baseline.
+# Beside them, the pretrained MiniLM with mean pooling, never fine-tuned on STS (tutorial 06
+# measured it: 0.8672). One epoch lifts the tiny BERT from its random start to about where word
+# overlap stands (within 0.03), no further: with 5,749 pairs it learns which tokens to match,
+# not what they mean. The pretrained model, without a single STS example, is more than 0.15
+# above both. Fine-tuning it on STS (tutorial 09) adds a little more on top.
+#
+# (The vocabulary trainer breaks ties between pairs of equal count differently from run to run,
+# so a few tokens of the vocabulary, and with them the tiny model's figures, can change a little
+# between runs: the asserts leave room for that.)
 
 # %%
 rho["MiniLM, pretrained"] = dev(pretrained)["spearman_cosine"]
@@ -202,13 +252,16 @@ for k, v in rho.items():
     print(f"{k:20s} {v:.4f}")
 if not FAST:
     assert abs(rho["MiniLM, pretrained"] - 0.8672) < 5e-4
-    assert rho["word overlap"] < rho["tiny, trained"] < rho["MiniLM, pretrained"] - 0.15
+    assert abs(rho["tiny, trained"] - rho["word overlap"]) < 0.03
+    assert rho["MiniLM, pretrained"] > max(rho["tiny, trained"], rho["word overlap"]) + 0.15
 
 fig, ax = plt.subplots(figsize=(8, 4))
 names = list(rho)
 bars = ax.bar(names, [rho[n] for n in names], color=["grey", "tab:blue", "tab:orange", "tab:green"])
 ax.bar_label(bars, fmt="%.3f")
-ax.set(ylabel="Spearman ρ on STS-dev", ylim=(0, 1), title="what one epoch buys, and what pre-training buys")
+ax.axhline(rho["word overlap"], color="grey", ls="--", lw=0.8)
+ax.set(ylabel="Spearman ρ on STS-dev", ylim=(0, 1))
+ax.set_title("one epoch from nothing reaches word overlap; pre-training goes far beyond")
 fig.tight_layout()
 save_figure(fig, "10_comparison.png")
 
@@ -230,12 +283,14 @@ assert_close(ours, theirs, "fp32_model")
 # %% [markdown]
 # ## 7. What pre-training buys: word vectors that mean something
 #
-# The trained tiny model beats word overlap, but not by much: from 5,749 scored pairs it can
+# The trained tiny model only draws level with word overlap: from 5,749 scored pairs it can
 # learn little about what words *mean*. The pretrained model saw so much text that its
 # word-embedding table alone places a word near its plural and its synonyms. We look at the
 # nearest neighbours (cosine) of a few words in each table, and at where the plural ranks
 # (1 = the closest of all 4,000 or 30,522 rows). Every one of these words is a single token in
-# both vocabularies, so the comparison is fair.
+# both vocabularies, so the comparison is fair. In MiniLM the plural is the nearest of all, every
+# time; in the tiny table it is lost among the other tokens (beyond rank 20).
+
 
 # %%
 def neighbours(encoder, word: str) -> list[str]:
@@ -252,14 +307,23 @@ for name, enc in (("tiny, trained", tiny), ("MiniLM", pretrained)):
         near = neighbours(enc, w)
         ranks[name, w] = near.index(pl) + 1
         print(f"{name:13s} {w:6s} nearest: {' '.join(near[:5]):45s} rank of '{pl}': {ranks[name, w]}")
-assert all(ranks["MiniLM", w] <= 5 for w in plurals)  # the plural is among the 5 nearest
+assert all(ranks["MiniLM", w] == 1 for w in plurals)  # the plural is the nearest token
 assert all(ranks["tiny, trained", w] > 20 for w in plurals)  # lost among the other tokens
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Train the tiny model for 3 epochs. Does dev Spearman keep rising?
-# 2. Learn a vocabulary of 1,000 entries instead of 4,000 and repeat.
+# 1. Learn a vocabulary of 1,000 entries instead of 4,000 (`from_scratch(texts, preset("tiny"),
+#    1000, ...)`) and recompute `split` of section 1 with it. Predict first: more or fewer words in
+#    pieces? Check: `assert split_1000 > split["tiny"]`. How many weights does the model lose?
+# 2. Is what training taught the tiny model in its table or in its layers? Recompute the bag of
+#    token embeddings of section 3 with the *trained* table
+#    (`spearman(pair_scores(bag_of_embeddings(tiny, side_a), bag_of_embeddings(tiny, side_b))
+#    ["cosine"], gold)`) and compare it with `rho_bag` and with `rho["tiny, trained"]`.
+# 3. Do the same for the pretrained model: the bag of its word embeddings, with no layer at all.
+#    Does it beat the trained tiny BERT? Check your guess with an `assert`.
+# 4. Train the tiny model for 3 epochs (`TrainingConfig(lr=1e-3, epochs=3)`, about three times
+#    section 4's time). Does dev Spearman keep rising, and does it pass word overlap clearly?
 
 # %%
-folder.cleanup()
+folder.cleanup()  # the model folders were only for this tutorial

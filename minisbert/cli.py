@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("-o", "--output", help="write the embeddings to this .npy file instead of printing")
     enc.add_argument("--no-normalize", action="store_true", help="skip the model's L2 normalisation")
     enc.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "fp16"],
+        help="of the matrix multiplies (default fp32; the vectors are float32 either way)",
+    )
+    enc.add_argument(
         "--resume",
         action="store_true",
         help="with --file and -o: continue an interrupted encode of the same corpus and model",
@@ -136,9 +142,24 @@ def add_train_parser(add) -> None:
     tr.add_argument(
         "--resume", action="store_true", help="continue the run in --output from its last checkpoint"
     )
+    tr.add_argument(
+        "--stop-after", type=int, help="stop after this many steps as if interrupted (to try --resume)"
+    )
     tr.add_argument("--margin", type=float, default=1.0, help="triplet margin (the paper's ε = 1)")
     tr.add_argument("--distance", default="euclidean", choices=["euclidean", "cosine", "manhattan"])
     tr.add_argument("--scale", type=float, default=20.0, help="MNRL similarity scale")
+    tr.add_argument(
+        "--no-gather",
+        action="store_true",
+        help="MNRL under torchrun: score each anchor against its own rank's batch only, "
+        "not the whole global batch (see README)",
+    )
+    tr.add_argument(
+        "--precision",
+        default=d.precision,
+        choices=["fp32", "bf16", "fp16"],
+        help="mixed precision of the forward pass (default fp32; bf16 on a CPU with AVX-512 BF16 or a GPU)",
+    )
 
 
 def add_bench_parser(add) -> None:
@@ -159,6 +180,13 @@ def add_bench_parser(add) -> None:
     b.add_argument("--training-steps", type=int, default=20)
     b.add_argument("--skip-training", action="store_true")
     b.add_argument("--skip-memory", action="store_true")
+    b.add_argument(
+        "--corpus-lines",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="run only the corpus benchmark: encode --file on corpora of these sizes (make bench-corpus)",
+    )
     b.add_argument("--json", help="also write the figures to this JSON file")
 
 
@@ -185,7 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         args.model = args.folder
     try:
         return args.func(args) or 0
-    except (FileNotFoundError, FileExistsError, ValueError, TypeError, KeyError, FloatingPointError) as err:
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        ValueError,
+        TypeError,
+        KeyError,
+        FloatingPointError,
+        ConnectionError,  # distributed.RankLost: another rank of a torchrun launch died
+    ) as err:
         print(f"minisbert {args.command}: error: {err}", file=sys.stderr)
         return 1
 

@@ -7,6 +7,7 @@ errors are exceptions that `cli.main` turns into one readable line.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,9 +46,11 @@ def cmd_encode(args) -> None:
     if streamed:
         encode_corpus_file(args, normalize)
         return
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        raise ValueError("under torchrun, encode needs a corpus --file and an output -o (one file in order)")
     sentences = read_sentences(args)
     encoder = load_encoder(args)
-    vectors = encoder.encode(sentences, batch_size=args.batch_size, normalize=normalize)  # (N, D)
+    vectors = encoder.encode(sentences, args.batch_size, normalize, precision=args.precision)  # (N, D)
     if args.output:
         np.save(args.output, vectors)
         print(f"wrote {vectors.shape[0]} × {vectors.shape[1]} embeddings to {args.output}", file=sys.stderr)
@@ -56,22 +59,31 @@ def cmd_encode(args) -> None:
 
 
 def encode_corpus_file(args, normalize: bool | None) -> None:
+    from . import distributed
     from .corpus import BLOCK_LINES, encode_file
+    from .devices import resolve_device
 
     if args.sentences:
         raise ValueError("give sentences as arguments or with --file, not both")
-    encoder = load_encoder(args)
-    output = encode_file(
-        encoder,
-        args.file,
-        args.output,
-        batch_size=args.batch_size,
-        normalize=normalize,
-        resume=args.resume,
-        block_lines=args.block_lines or BLOCK_LINES,
-    )
-    rows, columns = np.load(output, mmap_mode="r").shape
-    print(f"wrote {rows} × {columns} embeddings to {output}", file=sys.stderr)
+    args.device = resolve_device(args.device, distributed.launched_world().local_rank)
+    world = distributed.start(args.device)  # under torchrun: each rank encodes its share of blocks
+    try:
+        encoder = load_encoder(args)
+        output = encode_file(
+            encoder,
+            args.file,
+            args.output,
+            batch_size=args.batch_size,
+            normalize=normalize,
+            resume=args.resume,
+            block_lines=args.block_lines or BLOCK_LINES,
+            precision=args.precision,
+        )
+    finally:
+        distributed.stop()
+    if world.is_main:
+        rows, columns = np.load(output, mmap_mode="r").shape
+        print(f"wrote {rows} × {columns} embeddings to {output}", file=sys.stderr)
 
 
 def cmd_similarity(args) -> None:
@@ -160,8 +172,11 @@ def format_hits(queries: list[str], hits: list[list[dict]], lines: list[tuple[in
 
 
 def cmd_train(args) -> None:
+    """Fine-tune with one of the recipes; under torchrun, on every rank (distributed.py)."""
     import torch
 
+    from . import distributed
+    from .devices import resolve_device
     from .files import check_new_folder
     from .recipes import build_recipe
     from .training import TrainingConfig, fit
@@ -177,31 +192,47 @@ def cmd_train(args) -> None:
         seed=args.seed,
         eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every,
+        precision=args.precision,
     )
     output = Path(args.output)
     if not args.resume:  # before any slow work
         check_new_folder(output, "a run", "resume it or choose an empty or new folder")
-    torch.manual_seed(args.seed)  # the classifier head is initialised while the recipe is built
-    encoder = load_encoder(args)
-    options = {"margin": args.margin, "distance": args.distance, "scale": args.scale}
-    recipe = build_recipe(args.objective, args.data, encoder, **options)
-    log = fit(
-        encoder,
-        [recipe.objective],
-        config,
-        output,
-        evaluator=recipe.dev,
-        test_evaluator=recipe.test,
-        resume=args.resume,
-    )
-    main = recipe.test.main
-    summary = {
-        "objective": args.objective,
-        "model": str(output / "model"),
-        f"test {main} before": log["test_before"][main],
-        f"test {main} after": log["test_after"][main],
-    }
-    print(json.dumps(summary, indent=2))
+    device = resolve_device(args.device, distributed.launched_world().local_rank)
+    world = distributed.start(device)
+    try:
+        torch.manual_seed(args.seed)  # the classifier head is initialised while the recipe is built
+        args.device = device
+        encoder = load_encoder(args)
+        options = {"margin": args.margin, "distance": args.distance, "scale": args.scale}
+        recipe = build_recipe(args.objective, args.data, encoder, **options)
+        if args.objective == "mnrl":
+            recipe.objective.loss.gather_across_ranks = not args.no_gather
+        log = fit(
+            encoder,
+            [recipe.objective],
+            config,
+            output,
+            recipe.dev,
+            recipe.test,
+            resume=args.resume,
+            stop_after=args.stop_after,
+        )
+    finally:
+        distributed.stop()
+    if "test_after" not in log:  # --stop-after
+        if world.is_main:
+            step = log["train"][-1]["step"] if log["train"] else 0
+            print(f"stopped after step {step}; continue with --resume")
+    elif world.is_main:
+        main = recipe.test.main
+        summary = {
+            "objective": args.objective,
+            "model": str(output / "model"),
+            "ranks": world.size,
+            f"test {main} before": log["test_before"][main],
+            f"test {main} after": log["test_after"][main],
+        }
+        print(json.dumps(summary, indent=2))
 
 
 def cmd_init(args) -> None:
@@ -242,6 +273,12 @@ def cmd_bench(args) -> None:
         pairs = read_sts(data_path(args.data))
         sentences = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
     report = {"sentences": len(sentences), "batch_size": args.batch_size, "threads": torch.get_num_threads()}
+    if args.corpus_lines:  # only the corpus benchmark
+        report["corpus"] = bench.corpus_benchmark(encoder, sentences, args.corpus_lines, args.batch_size)
+        print(bench.format_report(report))
+        if args.json:
+            write_json(args.json, report)
+        return
     report["encoding"] = bench.encoding_benchmark(
         encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences
     )

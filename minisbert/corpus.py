@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed
 from .files import read_json, write_json
 
 BLOCK_LINES = 4096  # lines encoded (and written) at a time: the unit of progress and of memory
@@ -73,7 +74,9 @@ def model_fingerprint(encoder) -> str:
     return digest.hexdigest()
 
 
-def run_description(encoder, source: Path, lines: int, batch_size: int, block_lines: int, normalize) -> dict:
+def run_description(
+    encoder, source: Path, lines: int, batch_size: int, block_lines: int, normalize, precision: str
+) -> dict:
     """What the output depends on. A run resumes only when all of it is unchanged."""
     stat = source.stat()
     return {
@@ -88,6 +91,7 @@ def run_description(encoder, source: Path, lines: int, batch_size: int, block_li
         "normalize": normalize,
         "batch_size": batch_size,
         "block_lines": block_lines,
+        "precision": precision,
     }
 
 
@@ -149,13 +153,19 @@ def encode_file(
     block_lines: int = BLOCK_LINES,
     show_progress: bool | None = None,
     stop_after_blocks: int | None = None,
+    precision: str = "fp32",
 ) -> Path:
     """Encode every line of `source` into the float32 .npy file `output` (lines, D), in order.
 
     Memory stays flat in the corpus size: `block_lines` lines are held at a time. `resume=True`
     continues an interrupted run of the same corpus, model and settings. `stop_after_blocks` stops
-    after that many blocks, leaving a resumable run (the tests' way of interrupting one).
-    Returns the output path; until the run is complete, the output is `output.partial`."""
+    after that many rounds of blocks, leaving a resumable run (the tests' way of interrupting one).
+    Returns the output path; until the run is complete, the output is `output.partial`.
+
+    Under torchrun (distributed.py), the N ranks take the blocks in turn: a *round* is N blocks,
+    block k of it encoded by rank k, each written at its own rows of the one output file. After
+    each round every rank waits for the others, and rank 0 records the round as done. (Several
+    machines need the output on a file system they all share.)"""
     source, output = Path(source), Path(output)
     if not source.is_file():
         raise FileNotFoundError(f"corpus file not found: {source}")
@@ -166,27 +176,42 @@ def encode_file(
     lines = count_lines(source)
     if lines == 0:
         raise ValueError(f"{source} is empty: nothing to encode")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    world = distributed.current_world()
     partial = output.with_name(output.name + ".partial")
     progress = output.with_name(output.name + ".progress.json")
-    description = run_description(encoder, source, lines, batch_size, block_lines, normalize)
-    done = start_or_resume(partial, progress, description, resume)
+    description = run_description(encoder, source, lines, batch_size, block_lines, normalize, precision)
+    done = None
+    if world.is_main:  # rank 0 alone creates or checks the files
+        output.parent.mkdir(parents=True, exist_ok=True)
+        done = start_or_resume(partial, progress, description, resume)
+    done = distributed.gather_objects(done)[0]  # rank 0's count of lines done, on every rank
     offset = data_offset(partial)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
-    bar = tqdm(total=lines, initial=done, unit="sent", desc="encoding", disable=not show_progress)
-    for count, block in enumerate(blocks(read_lines(source, skip=done), block_lines), start=1):
-        vectors = encoder.encode(block, batch_size=batch_size, normalize=normalize, show_progress=False)
-        write_rows(partial, offset, done, vectors)  # (B, D) at rows done..done+B
-        done += len(block)
-        write_json(progress, {**description, "done": done}, atomic=True)  # only once the rows are on disk
-        bar.update(len(block))
-        if stop_after_blocks is not None and count >= stop_after_blocks and done < lines:
+    bar = tqdm(
+        total=lines, initial=done, unit="sent", desc="encoding", disable=not (show_progress and world.is_main)
+    )
+    rounds = 0
+    for round_blocks in blocks(blocks(read_lines(source, skip=done), block_lines), world.size):
+        first = done + sum(len(b) for b in round_blocks[: world.rank])  # this rank's first row
+        if world.rank < len(round_blocks):  # the last round may have fewer blocks than ranks
+            block = round_blocks[world.rank]
+            vectors = encoder.encode(block, batch_size, normalize, show_progress=False, precision=precision)
+            write_rows(partial, offset, first, vectors)  # (B, D) at rows first..first+B
+        distributed.barrier()  # every block of the round is on disk
+        done += sum(len(b) for b in round_blocks)
+        if world.is_main:
+            write_json(progress, {**description, "done": done}, atomic=True)
+        bar.update(sum(len(b) for b in round_blocks))
+        rounds += 1
+        if stop_after_blocks is not None and rounds >= stop_after_blocks and done < lines:
             bar.close()
             return partial
     bar.close()
-    os.replace(partial, output)
-    progress.unlink()
+    if world.is_main:
+        os.replace(partial, output)
+        progress.unlink()
+    distributed.barrier()  # the output is in place for every rank
     return output
 
 

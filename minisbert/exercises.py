@@ -11,13 +11,19 @@ marked regions into stubs and writes the handout; `grading.py` runs the tests an
 
 Each exercise's tests (tests/exercises/test_<id>.py) depend on that exercise alone: they call
 the student's functions on recorded inputs and compare with outputs recorded from the solution
-(tests/exercises/golden/<id>.npz, made by `minisbert assignment golden`), so a student who has
-not done one exercise is still graded fairly on every other.
+(tests/exercises/golden/<id>.npz, made by `tests/exercises/make_golden.py`, which a student
+version does not hold), so a student who has not done one exercise is still graded fairly on
+every other.
+
+A student version records the exercises it sets in `assignment.json` (`ASSIGNMENT_FILE`), so that
+grading it grades those and no others.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,10 @@ class Exercise:
     read_first: tuple[str, ...]  # tutorials and files to read before starting
     hints: tuple[str, ...]
     points: int
+    # the same math elsewhere (NumPy mirrors, a tutorial's worked version), marked with the same
+    # exercise so that a student version cuts it too: "file::function", or "file::section N" for
+    # a region at a tutorial's top level. Not graded; what uses it waits for it like for the exercise.
+    also_cut: tuple[str, ...] = ()
 
     @property
     def test_file(self) -> str:
@@ -36,7 +46,8 @@ class Exercise:
 
     @property
     def files(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(f.split("::")[0] for f in self.functions))
+        """Every file with a region of this exercise (what a student writes, then what is cut too)."""
+        return tuple(dict.fromkeys(f.split("::")[0] for f in self.functions + self.also_cut))
 
 
 # the stages of a term, in teaching order (the teacher's guide suggests a week or two each)
@@ -62,6 +73,7 @@ EXERCISES = (
             "Words longer than MAX_CHARS_PER_WORD characters are [UNK] too.",
         ),
         points=6,
+        also_cut=("tutorials/02_wordpiece.py::wordpiece_by_hand",),
     ),
     Exercise(
         id="embeddings",
@@ -115,6 +127,7 @@ EXERCISES = (
             "dw and db sum over every axis but the last.",
         ),
         points=10,
+        also_cut=("tutorials/08_backprop_by_hand.py::section 5",),  # LayerNorm by hand
     ),
     Exercise(
         id="softmax_backward",
@@ -149,6 +162,7 @@ EXERCISES = (
             "Never write into the caller's tensor; max pooling needs padding to lose every comparison.",
         ),
         points=6,
+        also_cut=("reference/pooling.py::mean_pooling", "reference/pooling.py::max_pooling"),
     ),
     Exercise(
         id="softmax_loss",
@@ -158,6 +172,7 @@ EXERCISES = (
         read_first=("tutorials/07_objectives.py",),
         hints=("Concatenate the parts in the order given, along the last axis; logits are f Wᵀ + b.",),
         points=6,
+        also_cut=("reference/losses.py::concatenate", "reference/losses.py::softmax_loss_forward"),
     ),
     Exercise(
         id="cosine_loss",
@@ -167,6 +182,10 @@ EXERCISES = (
         read_first=("tutorials/07_objectives.py",),
         hints=("Cosine row by row; the loss is the mean over the batch of the squared difference.",),
         points=4,
+        also_cut=(
+            "reference/losses.py::cosine_forward",
+            "reference/losses.py::cosine_similarity_loss_forward",
+        ),
     ),
     Exercise(
         id="triplet_loss",
@@ -176,6 +195,7 @@ EXERCISES = (
         read_first=("tutorials/07_objectives.py",),
         hints=("max(d(a, p) − d(a, n) + margin, 0), averaged: the positive must be closer by the margin.",),
         points=5,
+        also_cut=("reference/losses.py::triplet_loss_forward",),
     ),
     Exercise(
         id="mnrl",
@@ -188,6 +208,10 @@ EXERCISES = (
             "Cosine scores times the scale, then cross-entropy with the right answer at column i.",
         ),
         points=8,
+        also_cut=(
+            "reference/losses.py::multiple_negatives_ranking_loss_forward",
+            "reference/losses.py::multiple_negatives_ranking_loss_backward",
+        ),
     ),
     Exercise(
         id="adamw",
@@ -218,6 +242,7 @@ EXERCISES = (
         title="The siamese training step",
         part=PARTS[4],
         functions=("minisbert/training.py::objective_loss", "minisbert/training.py::optimization_step"),
+        also_cut=("minisbert/training.py::scaled_optimization_step",),  # the same step for fp16
         read_first=("tutorials/08_backprop_by_hand.py", "tutorials/09_fine_tuning.py"),
         hints=(
             "Every column of a batch (both sentences of a pair) goes through the same encoder.",
@@ -228,6 +253,9 @@ EXERCISES = (
 )
 
 BY_ID = {exercise.id: exercise for exercise in EXERCISES}
+# what `minisbert check` (divergence.py) can locate: the encoder's sub-steps, then pooling
+FORWARD_EXERCISES = ("embeddings", "heads", "attention", "pooling")
+TRACE_FILE = "tests/exercises/golden/encoder_trace.npz"  # the correct encoder's trace it compares with
 
 
 def select(ids: list[str] | None) -> list[Exercise]:
@@ -238,3 +266,15 @@ def select(ids: list[str] | None) -> list[Exercise]:
     if unknown:
         raise ValueError(f"unknown exercise(s) {', '.join(unknown)}; choose from {', '.join(BY_ID)}")
     return [e for e in EXERCISES if e.id in set(ids)]
+
+
+ASSIGNMENT_FILE = "assignment.json"  # written into a student version: {"exercises": [id, ...]}
+
+
+def assigned(repo: str | Path) -> list[str] | None:
+    """The exercises a student version at `repo` sets (from its assignment.json), or None for a
+    repository made by no `assignment make` (the teacher's own: every exercise)."""
+    path = Path(repo) / ASSIGNMENT_FILE
+    if not path.is_file():
+        return None
+    return list(json.loads(path.read_text(encoding="utf-8"))["exercises"])

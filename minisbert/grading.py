@@ -1,9 +1,13 @@
 """Grading an assignment: run each exercise's tests in a repository and score them.
 
-`grade(repo)` runs `tests/exercises/test_<id>.py` of every exercise with pytest, in a fresh
-Python process with the repository first on the path (so its own `minisbert` and `reference` are
-the ones tested), each test under a time limit (`MINISBERT_TEST_TIMEOUT`, read by the tests'
-conftest). Every test of an exercise is worth an equal share of its points: partial credit.
+`grade(repo)` runs `tests/exercises/test_<id>.py` of every exercise the repository sets (those
+in its `assignment.json`, or all of them) with pytest, in a fresh Python process with the
+repository first on the path (so its own `minisbert` and `reference` are the ones tested), each
+test under a time limit (`MINISBERT_TEST_TIMEOUT`, read by the tests' conftest). The test files
+and the recorded outputs they compare with (`golden/`) are the grading kit's, the ones of the
+repository this package is installed from, not the graded repository's: a student cannot change
+what they are graded against. Every test of an exercise is worth an equal share of its points:
+partial credit.
 
 The results print as a table (exercise, points, pass/fail, and for a failure the first useful
 line: expected vs got, shapes, largest difference, where) and can be written as the JSON that
@@ -22,9 +26,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exercises import Exercise, select
+from .exercises import FORWARD_EXERCISES, TRACE_FILE, Exercise, assigned, select
 from .files import write_json
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository this package was installed from
 TEST_TIMEOUT = 60  # seconds a single graded test may run
 MESSAGE_LENGTH = 400  # characters of a failure shown in the table and the JSON
 
@@ -91,13 +96,21 @@ def parse_junit(path: Path) -> list[tuple[str, TestResult]]:
     return results
 
 
+def grading_kit(repo: Path) -> Path:
+    """Where the graded tests and golden files come from: the installed package's repository
+    when it has them (the teacher's), else the graded repository itself."""
+    return ROOT if (ROOT / "tests" / "exercises" / "golden").is_dir() else repo
+
+
 def run_tests(repo: Path, exercises: list[Exercise], test_timeout: int) -> list[ExerciseResult]:
-    """Run the chosen exercises' test files in one pytest process in `repo`; a result each."""
+    """Run the chosen exercises' test files of the grading kit in one pytest process, on the
+    code of `repo`; a result each."""
     results = {e.id: ExerciseResult(e) for e in exercises}
-    present = [e for e in exercises if (repo / e.test_file).is_file()]
+    kit = grading_kit(repo)
+    present = [e for e in exercises if (kit / e.test_file).is_file()]
     for e in exercises:
         if e not in present:
-            results[e.id].error = f"{e.test_file} is missing"
+            results[e.id].error = f"{kit / e.test_file} is missing"
     if not present:
         return list(results.values())
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +120,7 @@ def run_tests(repo: Path, exercises: list[Exercise], test_timeout: int) -> list[
             "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
             "MINISBERT_TEST_TIMEOUT": str(test_timeout),
         }
-        command = [sys.executable, "-m", "pytest", *(e.test_file for e in present), "-q"]
+        command = [sys.executable, "-m", "pytest", *(str(kit / e.test_file) for e in present), "-q"]
         command += ["-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_logging=no"]
         limit = test_timeout * (10 + 5 * len(present))  # the per-test alarm normally stops far sooner
         try:
@@ -129,11 +142,12 @@ def run_tests(repo: Path, exercises: list[Exercise], test_timeout: int) -> list[
 
 
 def grade(repo: str | Path = ".", exercise_ids: list[str] | None = None, test_timeout: int = TEST_TIMEOUT):
-    """Grade every exercise (or those named) in `repo`: a list of ExerciseResult."""
+    """Grade the exercises named, else those `repo` sets (its assignment.json), else all of them:
+    a list of ExerciseResult."""
     repo = Path(repo).resolve()
     if not (repo / "minisbert").is_dir() or not (repo / "tests" / "exercises").is_dir():
         raise FileNotFoundError(f"{repo} is not a minisbert repository (no minisbert/ or tests/exercises/)")
-    return run_tests(repo, select(exercise_ids), test_timeout)
+    return run_tests(repo, select(exercise_ids or assigned(repo)), test_timeout)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,10 +155,10 @@ def grade(repo: str | Path = ".", exercise_ids: list[str] | None = None, test_ti
 
 
 def format_table(results: list[ExerciseResult]) -> str:
-    rows = [f"{'exercise':16} {'points':>12}  result", "-" * 72]
+    rows = [f"{'exercise':16} {'points':>13}  result", "-" * 72]
     for r in results:
         status = "pass" if r.passed else "FAIL"
-        rows.append(f"{r.exercise.id:16} {r.score:5.1f} / {r.exercise.points:<4}  {status}")
+        rows.append(f"{r.exercise.id:16} {r.score:6.2f} / {r.exercise.points:<4}  {status}")
         if r.error:
             rows.append(f"    {r.error}")
         failures: dict[str, list[str]] = {}  # one line per distinct message
@@ -156,7 +170,7 @@ def format_table(results: list[ExerciseResult]) -> str:
             rows.append(f"    {who}: {message}")
     total = sum(r.score for r in results)
     possible = sum(r.exercise.points for r in results)
-    rows += ["-" * 72, f"{'total':16} {total:5.1f} / {possible:<4}"]
+    rows += ["-" * 72, f"{'total':16} {total:6.2f} / {possible:<4}"]
     return "\n".join(rows)
 
 
@@ -182,13 +196,11 @@ def gradescope_results(results: list[ExerciseResult], seconds: float) -> dict:
     return {"score": sum(r.score for r in results), "execution_time": round(seconds, 1), "tests": tests}
 
 
-FORWARD_EXERCISES = ("embeddings", "heads", "attention")  # what `minisbert check` can locate
-
-
 def locate_in(repo: Path) -> str:
     """`minisbert check` run in `repo` on its own code: the first sub-step of the encoder that
     differs from a correct one, as one line ("" when it cannot say)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    env["MINISBERT_TRACE"] = str(grading_kit(repo) / TRACE_FILE)  # the kit's, like the golden files
     try:
         run = subprocess.run(
             [sys.executable, "-m", "minisbert", "check", str(repo)],

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import current_world, gather_with_gradients
+
 # ---------------------------------------------------------------------------------------------
 # classification
 
@@ -176,7 +178,8 @@ def multiple_negatives_ranking_loss(anchors, positives, scale: float = 20.0, neg
     """In-batch negatives: cross-entropy of scale · cos(a_i, c_j) with the right answer j = i.
 
     anchors, positives: (B, D). Candidates c are all B positives (each anchor's own one and the
-    other B − 1 as negatives), followed by the hard `negatives` (B, D) when given.
+    other B − 1 as negatives), followed by the hard `negatives` (B, D) when given. (Trained on
+    several ranks, positives and negatives may hold more rows than the anchors: the other ranks'.)
     """
     # BEGIN EXERCISE mnrl
     candidates = positives if negatives is None else torch.cat([positives, negatives])  # (B or 2B, D)
@@ -188,11 +191,29 @@ def multiple_negatives_ranking_loss(anchors, positives, scale: float = 20.0, neg
 
 
 class MultipleNegativesRankingLoss(nn.Module):
-    """In-batch negatives ranking loss (scale 20, as in sentence-transformers)."""
+    """In-batch negatives ranking loss (scale 20, as in sentence-transformers).
 
-    def __init__(self, scale: float = 20.0):
+    Trained on N ranks (distributed.py), each rank holds b of the N·b examples of a global batch.
+    With `gather_across_ranks` (the default), each anchor is scored against the positives (and
+    hard negatives) of the whole global batch, N·b − 1 negatives, exactly as one process with the
+    global batch would; gradients flow back to the rank that embedded each candidate. Without it,
+    each rank uses only its own b − 1: cheaper (no gathering) but a different, easier objective.
+    """
+
+    def __init__(self, scale: float = 20.0, gather_across_ranks: bool = True):
         super().__init__()
-        self.scale = scale
+        self.scale, self.gather_across_ranks = scale, gather_across_ranks
 
     def forward(self, anchors, positives, negatives=None) -> torch.Tensor:
+        if self.gather_across_ranks and current_world().size > 1:
+            positives = own_rows_first(gather_with_gradients(positives), len(anchors))  # (N·b, D)
+            if negatives is not None:
+                negatives = gather_with_gradients(negatives)  # (N·b, D)
         return multiple_negatives_ranking_loss(anchors, positives, self.scale, negatives)
+
+
+def own_rows_first(gathered: torch.Tensor, b: int) -> torch.Tensor:
+    """Rotate the gathered rows (N·b, D) so that this rank's own b come first: anchor i's answer
+    is then still candidate i. The order of the other candidates does not change a softmax."""
+    start = current_world().rank * b
+    return torch.cat([gathered[start:], gathered[:start]])

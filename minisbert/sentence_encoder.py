@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import BertConfig
+from .devices import autocast, check_precision
 from .model import BertModel
 from .model_folder import read_model_folder, save_sentence_encoder
 from .pooling import PoolingConfig, l2_normalize, pool
@@ -147,16 +148,20 @@ class SentenceEncoder(nn.Module):
         batch_size: int = 32,
         normalize: bool | None = None,
         show_progress: bool | None = None,
+        precision: str = "fp32",
     ) -> np.ndarray:
         """Embed sentences: a float32 array (N, D) in input order ((D,) for a single string).
 
         Sentences are sorted by token count and batched so that each batch pads little; text
         longer than `max_seq_length` tokens is truncated. `normalize=None` follows the model folder
         (all-MiniLM-L6-v2 normalises). The progress bar shows on long inputs in a terminal.
+        `precision="bf16"` or `"fp16"` runs the matrix multiplies in that type (devices.py); the
+        vectors come back as float32 either way.
         """
         if isinstance(sentences, str):
-            return self.encode([sentences], batch_size, normalize, show_progress)[0]
+            return self.encode([sentences], batch_size, normalize, show_progress, precision)[0]
         sentences = check_texts(sentences, "sentences")
+        check_precision(precision)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         encoded = self.tokenizer.encode(sentences, max_length=self.max_seq_length)
@@ -167,7 +172,7 @@ class SentenceEncoder(nn.Module):
         was_training = self.training
         self.eval()  # dropout off
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(self.device, precision):
                 for rows in tqdm(batches, desc="encoding", unit="batch", disable=not show_progress):
                     batch = self.tokenizer.pad([encoded[i] for i in rows])
                     batch = {k: v.to(self.device) for k, v in batch.items()}

@@ -51,10 +51,12 @@ class CosineCache(NamedTuple):
 
 def cosine_forward(u: np.ndarray, v: np.ndarray):
     """c_i = u_i·v_i / (‖u_i‖ ‖v_i‖): (B, D), (B, D) → (B,)."""
+    # BEGIN EXERCISE cosine_loss
     nu = np.linalg.norm(u, axis=-1)  # (B,)
     nv = np.linalg.norm(v, axis=-1)  # (B,)
     c = (u * v).sum(-1) / (nu * nv)  # (B,)
     return c, CosineCache(u, v, nu, nv, c)
+    # END EXERCISE cosine_loss
 
 
 def cosine_backward(dc: np.ndarray, cache: CosineCache):
@@ -76,8 +78,10 @@ DEFAULT_CONCATENATION = ("u", "v", "|u-v|")
 
 def concatenate(u, v, parts=DEFAULT_CONCATENATION) -> np.ndarray:
     """(u, v, |u−v|) side by side: (B, D), (B, D) → (B, F)."""
+    # BEGIN EXERCISE softmax_loss
     pieces = {"u": u, "v": v, "|u-v|": np.abs(u - v), "u*v": u * v}
     return np.concatenate([pieces[p] for p in parts], axis=-1)
+    # END EXERCISE softmax_loss
 
 
 def concatenate_backward(df: np.ndarray, u, v, parts=DEFAULT_CONCATENATION):
@@ -111,10 +115,12 @@ class SoftmaxLossCache(NamedTuple):
 
 def softmax_loss_forward(u, v, labels, weight, bias, concatenation=DEFAULT_CONCATENATION):
     """Cross-entropy of softmax(W f + b), f = (u, v, |u−v|). weight (K, F), bias (K,)."""
+    # BEGIN EXERCISE softmax_loss
     f = concatenate(u, v, concatenation)  # (B, F)
     logits = f @ weight.T + bias  # (B, K)
     loss, ce_cache = cross_entropy_forward(logits, labels)
     return loss, SoftmaxLossCache(u, v, f, weight, concatenation, ce_cache)
+    # END EXERCISE softmax_loss
 
 
 def softmax_loss_backward(cache: SoftmaxLossCache, dloss: float = 1.0) -> dict:
@@ -135,9 +141,11 @@ def softmax_loss(u, v, labels, weight, bias, concatenation=DEFAULT_CONCATENATION
 
 def cosine_similarity_loss_forward(u, v, scores):
     """mean_i (cos(u_i, v_i) − s_i)²."""
+    # BEGIN EXERCISE cosine_loss
     c, cos_cache = cosine_forward(u, v)  # (B,)
     err = c - scores  # (B,)
     return float((err**2).mean()), (err, cos_cache)
+    # END EXERCISE cosine_loss
 
 
 def cosine_similarity_loss_backward(cache, dloss: float = 1.0) -> dict:
@@ -197,10 +205,12 @@ class TripletCache(NamedTuple):
 
 def triplet_loss_forward(anchor, positive, negative, margin: float = 1.0, distance: str = "euclidean"):
     """mean_i max(d(a_i, p_i) − d(a_i, n_i) + margin, 0)."""
+    # BEGIN EXERCISE triplet_loss
     dp, cache_p = distance_forward(anchor, positive, distance)  # (B,)
     dn, cache_n = distance_forward(anchor, negative, distance)  # (B,)
     hinge = dp - dn + margin  # (B,)
     return float(np.maximum(hinge, 0.0).mean()), TripletCache(hinge > 0, cache_p, cache_n)
+    # END EXERCISE triplet_loss
 
 
 def triplet_loss_backward(cache: TripletCache, dloss: float = 1.0) -> dict:
@@ -232,16 +242,19 @@ class RankingCache(NamedTuple):
 
 def multiple_negatives_ranking_loss_forward(anchors, positives, scale: float = 20.0, negatives=None):
     """Cross-entropy over S = scale · â ĉᵀ (B, B or 2B), the right answer for row i is column i."""
+    # BEGIN EXERCISE mnrl
     candidates = positives if negatives is None else np.concatenate([positives, negatives])
     a, cache_a = l2_normalize_forward(anchors)  # (B, D)
     c, cache_c = l2_normalize_forward(candidates)  # (B or 2B, D)
     scores = scale * (a @ c.T)  # (B, B or 2B): scaled cosine of every anchor with every candidate
     loss, ce_cache = cross_entropy_forward(scores, np.arange(len(a)))
     return loss, RankingCache(a, c, cache_a, cache_c, scale, ce_cache, len(positives), negatives is not None)
+    # END EXERCISE mnrl
 
 
 def multiple_negatives_ranking_loss_backward(cache: RankingCache, dloss: float = 1.0) -> dict:
     """dS = (softmax(S) − I)/B; dâ = scale · dS ĉ; dĉ = scale · dSᵀ â; then through the normalisation."""
+    # BEGIN EXERCISE mnrl
     dS = dloss * cross_entropy_backward(cache.cross_entropy)  # (B, B or 2B)
     da = l2_normalize_backward(cache.scale * dS @ cache.c, cache.norm_a)  # (B, D)
     dc = l2_normalize_backward(cache.scale * dS.T @ cache.a, cache.norm_c)  # (B or 2B, D)
@@ -250,6 +263,7 @@ def multiple_negatives_ranking_loss_backward(cache: RankingCache, dloss: float =
     if cache.has_negatives:
         grads["negatives"] = dc[B:]
     return grads
+    # END EXERCISE mnrl
 
 
 def multiple_negatives_ranking_loss(anchors, positives, scale: float = 20.0, negatives=None) -> float:

@@ -13,13 +13,17 @@ import numpy as np
 
 def mean_pooling(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Σ_t m_t h_t / Σ_t m_t: (B, T, C) → (B, C)."""
+    # BEGIN EXERCISE pooling
     m = mask[:, :, None].astype(hidden.dtype)  # (B, T, 1)
     return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+    # END EXERCISE pooling
 
 
 def max_pooling(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """max over real tokens, per dimension: (B, T, C) → (B, C)."""
+    # BEGIN EXERCISE pooling
     return np.where(mask[:, :, None] == 1, hidden, -np.inf).max(axis=1)
+    # END EXERCISE pooling
 
 
 def cls_pooling(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -28,9 +32,9 @@ def cls_pooling(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def mean_sqrt_len_pooling(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Σ_t m_t h_t / √(Σ_t m_t): (B, T, C) → (B, C)."""
-    m = mask[:, :, None].astype(hidden.dtype)  # (B, T, 1)
-    return (hidden * m).sum(axis=1) / np.sqrt(np.maximum(m.sum(axis=1), 1e-9))
+    """Σ_t m_t h_t / √(Σ_t m_t) = mean · √n: (B, T, C) → (B, C)."""
+    counts = np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)  # (B, 1), n per sentence
+    return mean_pooling(hidden, mask) * np.sqrt(counts)  # (B, C)
 
 
 POOLING_FUNCTIONS = {
@@ -57,15 +61,15 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 def mean_pooling_backward(dout, hidden, mask):
     """Each real token gets dout / n (n real tokens); padding gets 0."""
-    m = mask[:, :, None].astype(hidden.dtype)  # (B, T, 1)
-    return dout[:, None, :] * m / np.maximum(m.sum(axis=1, keepdims=True), 1e-9)
+    keep = mask[..., None].astype(dout.dtype)  # (B, T, 1), 1 for a token
+    return dout[:, None, :] * keep / np.maximum(keep.sum(axis=1, keepdims=True), 1e-9)
 
 
 def max_pooling_backward(dout, hidden, mask):
     """The gradient of each dimension goes to the token that held the maximum (the first one on
     a tie, as torch's max does), and to no other token."""
-    masked = np.where(mask[:, :, None] == 1, hidden, -np.inf)  # (B, T, C)
-    winner = masked.argmax(axis=1)  # (B, C)
+    held_max = (hidden == max_pooling(hidden, mask)[:, None, :]) & (mask[:, :, None] == 1)  # (B, T, C)
+    winner = held_max.argmax(axis=1)  # (B, C), the first token holding the maximum
     dh = np.zeros_like(hidden)
     b, c = np.meshgrid(np.arange(hidden.shape[0]), np.arange(hidden.shape[2]), indexing="ij")
     dh[b, winner, c] = dout
@@ -79,8 +83,8 @@ def cls_pooling_backward(dout, hidden, mask):
 
 
 def mean_sqrt_len_pooling_backward(dout, hidden, mask):
-    m = mask[:, :, None].astype(hidden.dtype)  # (B, T, 1)
-    return dout[:, None, :] * m / np.sqrt(np.maximum(m.sum(axis=1, keepdims=True), 1e-9))
+    keep = mask[..., None].astype(dout.dtype)  # (B, T, 1), 1 for a token
+    return dout[:, None, :] * keep / np.sqrt(np.maximum(keep.sum(axis=1, keepdims=True), 1e-9))
 
 
 POOLING_BACKWARDS = {

@@ -125,7 +125,7 @@ def test_memory_does_not_grow_with_the_corpus(tmp_path):
         def state_dict(self):
             return {}
 
-        def encode(self, block, batch_size, normalize, show_progress):
+        def encode(self, block, batch_size, normalize, show_progress, precision):
             return np.full((len(block), self.dimension), len(block), dtype=np.float32)
 
     peaks = {}

@@ -31,6 +31,8 @@ READING_ORDER = [
     "pooling",
     "pretrained",
     "model_folder",
+    "devices",
+    "distributed",
     "sentence_encoder",
     "losses",
     "data",

@@ -163,6 +163,21 @@ def test_progress_bar(encoder, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_bf16_vectors_are_close_to_fp32(encoder, data_dir):
+    """Mixed precision (devices.py): bf16 matrix multiplies change the unit-length vectors by at
+    most the bf16_model tolerance, and do not change their order of similarity much."""
+    sentences = [p.sentence1 for p in read_sts(data_dir / "stsbenchmark" / "sts-dev.csv")[:64]]
+    sentences += TRICKY_TEXTS
+    fp32 = encoder.encode(sentences)
+    bf16 = encoder.encode(sentences, precision="bf16")
+    assert bf16.dtype == np.float32  # computed narrow, returned as float32
+    assert_close(bf16, fp32, "bf16_model")
+    assert np.abs(bf16 - fp32).max() > 1e-5  # bf16 really ran: the vectors are not fp32's
+    assert (bf16 * fp32).sum(1).min() > 0.999  # cosine of each bf16 vector with its fp32 one
+    with pytest.raises(ValueError, match="precision 'int4' is not one of fp32, bf16, fp16"):
+        encoder.encode(["a"], precision="int4")
+
+
 def test_bad_batch_size(encoder):
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         encoder.encode(["a"], batch_size=0)

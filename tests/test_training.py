@@ -170,6 +170,20 @@ def test_a_few_steps_of_training_lower_the_loss(tokenizer):
     assert losses[-1] < 0.5 * losses[0], losses
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_the_cpu(tokenizer, precision):
+    """Under autocast the same loop learns; the weights stay float32 (only the matrix multiplies
+    run narrow), and fp16 goes through the gradient scaler."""
+    encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)[:1]
+    config = TrainingConfig(epochs=8, batch_size=40, lr=3e-3, warmup_ratio=0.0, seed=0, precision=precision)
+    trainer = Trainer(encoder, objs, config)
+    losses = [trainer.step()["regression"] for _ in range(trainer.total_steps)]
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert all(p.dtype == torch.float32 for p in encoder.parameters())
+    assert (trainer.scaler is not None) == (precision == "fp16")
+    assert "scaler" in trainer.state() and trainer.log["config"]["precision"] == precision
+
+
 def test_an_existing_run_is_never_overwritten(tokenizer, tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "notes.txt").write_text("mine")
@@ -260,6 +274,7 @@ def test_optimizer_groups(tokenizer):
         (dict(batch_size=0), "batch_size must be at least 1"),
         (dict(warmup_ratio=1.5), "warmup_ratio"),
         (dict(lr=0), "learning rates must be positive"),
+        (dict(precision="fp8"), "precision 'fp8' is not one of fp32, bf16, fp16"),
     ],
 )
 def test_bad_training_config(overrides, message):
@@ -269,5 +284,5 @@ def test_bad_training_config(overrides, message):
 
 def test_too_little_data_for_one_batch(tokenizer):
     objs = objectives(tokenizer)
-    with pytest.raises(ValueError, match="fewer than one batch"):
+    with pytest.raises(ValueError, match="fewer than one global batch of 64"):
         fit(tiny_encoder(tokenizer), objs, TrainingConfig(batch_size=64))

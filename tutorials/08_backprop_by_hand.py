@@ -194,6 +194,7 @@ w, bias, eps = params[e + "LayerNorm.weight"], params[e + "LayerNorm.bias"], con
 dy = np.random.default_rng(0).normal(size=x.shape)  # (B, T, C), d loss / d y from above
 C = x.shape[-1]
 
+# BEGIN EXERCISE layer_norm
 # forward, one operation a line
 mu = x.mean(-1, keepdims=True)  # (B, T, 1)
 xc = x - mu  # (B, T, C)
@@ -234,6 +235,7 @@ print(
     "LayerNorm dx by hand vs reference / autograd:",
     f"{max_differences(dx, dx_ref)[0]:.1e} / {max_differences(dx, x_t.grad)[0]:.1e}",
 )
+# END EXERCISE layer_norm
 
 # %% [markdown]
 # `reference/model.py` folds these ten lines into one formula. Substituting them into each other
@@ -247,7 +249,9 @@ print(
 # constant does not change y, so no gradient points that way).
 
 # %%
+# BEGIN EXERCISE layer_norm
 assert_close(dx.sum(-1), np.zeros(dx.shape[:2]), "float64")
+# END EXERCISE layer_norm
 
 # %% [markdown]
 # ## 6. One AdamW step, twice

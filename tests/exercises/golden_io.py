@@ -5,10 +5,11 @@ Every graded test file defines, for its exercise,
     cases()         the inputs: a dict of NumPy arrays, made from a fixed seed;
     run(inputs)     calls the student's functions on them: a dict of outputs (arrays or tensors).
 
-`make_golden.py` runs `run(cases())` on the solution and saves inputs and outputs in
-`golden/<exercise>.npz` (plain arrays, no pickle). The tests load that file, call `run` on the
-recorded inputs, and compare every output with the recorded one: a student version can be graded
-without holding the solution, and each exercise is graded on its own functions only.
+The teacher's `make_golden.py` (not in a student version) runs `run(cases())` on the solution and
+saves inputs and outputs in `golden/<exercise>.npz` (plain arrays, no pickle). The tests load that
+file, call `run` on the recorded inputs, and compare every output with the recorded one: a
+student version can be graded without holding the solution, and each exercise is graded on its
+own functions only. The grader reads the teacher's copy of these files, not the student's.
 """
 
 from __future__ import annotations

@@ -97,18 +97,23 @@ MISTAKES = (
             "if not name.endswith(NO_DECAY):", "if True:"),
     # training and evaluation
     Mistake("spearman-ties-get-the-first-rank", "spearman", "minisbert/evaluation.py",
-            "mean_ranks = (starts + ends + 1) / 2.0", "mean_ranks = starts + 1.0", "expected"),
+            "mean_ranks = (starts + ends + 1) / 2.0", "mean_ranks = starts + 1.0", "the expected ranks are"),
     Mistake("spearman-ranks-in-sorted-order", "spearman", "minisbert/evaluation.py",
             "ranks[order] = np.repeat", "ranks[:] = np.repeat", "order"),
     Mistake("training-gradients-not-zeroed", "training_step", "minisbert/training.py",
             "    optimizer.zero_grad(set_to_none=True)  # gradients accumulate otherwise\n", ""),
     Mistake("training-no-clipping", "training_step", "minisbert/training.py",
-            "grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)",
-            "grad_norm = torch.linalg.vector_norm(\n"
+            "loss.backward()\n"
+            "    params = [p for group in optimizer.param_groups for p in group[\"params\"]]\n"
+            "    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)",
+            "loss.backward()\n"
+            "    params = [p for group in optimizer.param_groups for p in group[\"params\"]]\n"
+            "    grad_norm = torch.linalg.vector_norm(\n"
             "        torch.stack([p.grad.norm() for p in params if p.grad is not None])\n    )",
             "clip"),
     Mistake("training-schedule-not-stepped", "training_step", "minisbert/training.py",
-            "    scheduler.step()\n    return float(grad_norm)", "    return float(grad_norm)"),
+            "    optimizer.step()\n    scheduler.step()\n    return float(grad_norm)",
+            "    optimizer.step()\n    return float(grad_norm)"),
     Mistake("training-second-sentence-detached", "training_step", "minisbert/training.py",
             "embeddings = [encoder(**{k: v.to(device) for k, v in column.items()}) for column in inputs]",
             "embeddings = [encoder(**{k: v.to(device) for k, v in c.items()}) for c in inputs[:1]]"

@@ -17,8 +17,8 @@ def cases() -> dict[str, np.ndarray]:
     x = g.normal(size=(2, 3, 6)) * 3.0 + 1.0
     x[1, 2] = 4.0  # a constant row: its variance is 0, only eps keeps it finite
     weight, bias = g.normal(size=6), g.normal(size=6)
-    # the forward's cache, recorded from the solution (cases() only runs in make_golden.py), so that
-    # the backward is graded on recorded values, whatever the student's forward does
+    # the forward's cache, recorded from the solution (cases() only runs when the golden file is
+    # made), so that the backward is graded on recorded values, whatever the student's forward does
     _, cache = layer_norm_forward(x, weight, bias, EPS)
     return dict(
         x=x, weight=weight, bias=bias, dout=g.normal(size=(2, 3, 6)), xhat=cache.xhat, rstd=cache.rstd

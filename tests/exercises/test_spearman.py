@@ -30,12 +30,14 @@ def run(inputs: dict) -> dict[str, np.ndarray]:
 
 def test_known_answer():
     got = rank(np.array([10, 20, 20, 30])).tolist()
-    assert got == [1, 2.5, 2.5, 4], f"rank([10, 20, 20, 30]) gave {got}"
+    assert got == [1, 2.5, 2.5, 4], (
+        f"rank([10, 20, 20, 30]) gave {got}, expected [1, 2.5, 2.5, 4]: tied values share their mean rank"
+    )
 
 
 def test_ranks_keep_the_input_order():
     got = rank(np.array([30.0, 10.0, 20.0])).tolist()
-    assert got == [3, 1, 2], f"rank([30, 10, 20]) gave {got}: ranks must be in the input's order"
+    assert got == [3, 1, 2], f"rank([30, 10, 20]) gave {got}, expected [3, 1, 2]: ranks in the input's order"
 
 
 def test_ranks_without_ties():
@@ -44,5 +46,17 @@ def test_ranks_without_ties():
 
 
 def test_ranks_with_ties_and_spearman():
+    """On failure, the first values with their expected ranks and yours, to compare by eye."""
     inputs, expected = load_golden(EXERCISE)
-    check_outputs(run(inputs), expected, only=["rank_ties", "spearman_ties"])
+    outputs = run(inputs)
+    shown = slice(0, 8)  # enough values for several ties (30 values drawn from 0..4)
+    try:
+        check_outputs(outputs, expected, only=["rank_ties"])
+    except AssertionError as err:
+        values, ranks = inputs["ties"][shown].tolist(), expected["rank_ties"][shown].tolist()
+        yours = np.asarray(outputs["rank_ties"])[shown].tolist()
+        raise AssertionError(
+            f"ranks with ties: for the values {values} ... the expected ranks are {ranks} ..., "
+            f"yours are {yours} ... ({err})"
+        ) from None
+    check_outputs(outputs, expected, only=["spearman_ties"])

@@ -86,6 +86,10 @@ EXERCISES = (
             "LayerNorm comes after the sum, then dropout.",
         ),
         points=6,
+        also_cut=(
+            "reference/model.py::embeddings_forward",
+            "tutorials/08_backprop_by_hand.py::embedding_sums",  # section 5's LayerNorm input
+        ),
     ),
     Exercise(
         id="heads",
@@ -101,6 +105,7 @@ EXERCISES = (
             "merge_heads must undo split_heads exactly: a transpose alone is not contiguous, reshape is.",
         ),
         points=5,
+        also_cut=("reference/model.py::split_heads", "reference/model.py::merge_heads"),
     ),
     Exercise(
         id="attention",
@@ -114,6 +119,7 @@ EXERCISES = (
             "Dropout goes on the probabilities; return the probabilities before dropout too.",
         ),
         points=10,
+        also_cut=("reference/model.py::attention_forward",),
     ),
     Exercise(
         id="layer_norm",
@@ -149,6 +155,7 @@ EXERCISES = (
             "Scale each row by its own upstream gradient dc_i.",
         ),
         points=6,
+        also_cut=("tutorials/08_backprop_by_hand.py::cosine_gradients_by_hand",),  # section 2
     ),
     Exercise(
         id="pooling",

@@ -176,6 +176,7 @@ class EmbeddingsCache(NamedTuple):
 
 
 def embeddings_forward(params, input_ids, token_type_ids, config):
+    # BEGIN EXERCISE embeddings
     p = "embeddings."
     T = input_ids.shape[1]
     x = (
@@ -189,6 +190,7 @@ def embeddings_forward(params, input_ids, token_type_ids, config):
     return out, EmbeddingsCache(
         input_ids, token_type_ids, ln_cache, shapes, getattr(config, "pad_token_id", 0)
     )
+    # END EXERCISE embeddings
 
 
 def embeddings_backward(dout, cache: EmbeddingsCache) -> dict:
@@ -215,14 +217,18 @@ def embeddings_backward(dout, cache: EmbeddingsCache) -> dict:
 
 def split_heads(x: np.ndarray, nh: int) -> np.ndarray:
     """(B, T, C) → (B, nh, T, hs)."""
+    # BEGIN EXERCISE heads
     B, T, C = x.shape
     return x.reshape(B, T, nh, C // nh).transpose(0, 2, 1, 3)
+    # END EXERCISE heads
 
 
 def merge_heads(x: np.ndarray) -> np.ndarray:
     """(B, nh, T, hs) → (B, T, C): the inverse of split_heads, and also its backward."""
+    # BEGIN EXERCISE heads
     B, nh, T, hs = x.shape
     return x.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)
+    # END EXERCISE heads
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray):
@@ -241,10 +247,12 @@ class AttentionCache(NamedTuple):
 
 def attention_forward(q, k, v, mask):
     """As `attention`, returning (context, cache); the probabilities are `cache.probs`."""
+    # BEGIN EXERCISE attention
     hs = q.shape[-1]
     scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(hs) + mask  # (B, nh, T, T)
     probs = softmax(scores, axis=-1)  # (B, nh, T, T)
     return probs @ v, AttentionCache(q, k, v, probs)  # (B, nh, T, hs)
+    # END EXERCISE attention
 
 
 def attention_backward(dcontext: np.ndarray, cache: AttentionCache):

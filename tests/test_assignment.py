@@ -391,17 +391,6 @@ SOLUTION_SIGNS = {
         "optimizer.zero_grad(set_to_none=True)",
     ],
 }
-# Solution text that a student version still holds, in files the kit does not mark yet (each a
-# change to make elsewhere: mark the region or rewrite the line). The test below fails when one
-# is fixed, so that this list only shrinks.
-KNOWN_LEAKS = {
-    # embeddings_forward; tutorial 08's section 5 sums the three tables for its LayerNorm input
-    "embeddings": {"reference/model.py", "tutorials/08_backprop_by_hand.py"},
-    "heads": {"reference/model.py", "tests/test_train_mode.py"},  # split/merge_heads; the context check
-    "attention": {"reference/model.py", "tests/test_divergence.py"},  # attention_forward; wrong_scale
-    "layer_norm": {"tests/test_backward.py"},  # test_a_wrong_gradient_is_caught, one sign flipped
-    "cosine_backward": {"tutorials/08_backprop_by_hand.py"},  # section 2 (needs more than markers)
-}
 
 
 def squashed(text: str) -> str:
@@ -428,12 +417,12 @@ def files_holding(root: Path, signs: list[str]) -> set[str]:
 @pytest.mark.parametrize("exercise", ALL)
 def test_a_student_version_holds_no_solution_of_its_exercise(exercise, tmp_path):
     """A version with only this exercise set: no file holds the heart of its solution, in any form
-    (the known leaks aside), and cutting it leaves no undefined name or unused import."""
+    (not in tests/ either), and cutting it leaves no undefined name or unused import."""
     signs = SOLUTION_SIGNS[exercise]
     for sign in signs:  # each sign is real: the solution holds it, so this test can fail
         assert files_holding(ROOT, [sign]), f"{sign!r} is nowhere in the solution"
     version = make_assignment(tmp_path / "student", [exercise])
-    assert files_holding(version, signs) == KNOWN_LEAKS.get(exercise, set())
+    assert files_holding(version, signs) == set()
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--select", "F", *MARKED_PACKAGES, "tests"],
         cwd=version,

@@ -78,10 +78,11 @@ def test_a_mistake_in_layer_k_is_named_there(fresh, trace, mistake, k):
 def test_a_mistake_every_layer_shares_is_named_at_layer_0(fresh, trace, monkeypatch):
     """Attention scaled by √C instead of √hs: wrong in every layer, so layer 0 is the first."""
 
+    correct = divergence.attention
+
     def wrong_scale(q, k, v, additive_mask, dropout):
-        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1) * q.size(1)) + additive_mask
-        probs = torch.softmax(scores, dim=-1)
-        return dropout(probs) @ v, probs
+        # q kᵀ / √hs with q shrunk by √nh is q kᵀ / √(nh · hs) = q kᵀ / √C
+        return correct(q / math.sqrt(q.size(1)), k, v, additive_mask, dropout)
 
     monkeypatch.setattr(divergence, "attention", wrong_scale)
     found = locate_divergence(fresh, trace)

@@ -90,10 +90,9 @@ def test_attention_dropout_drops_the_probabilities_and_the_context_reads_them():
         )
         assert_close(probs.sum(-1), torch.ones(probs.shape[:-1], dtype=probs.dtype), "float64")
         assert (probs.permute(0, 3, 1, 2)[mask == 0] == 0).all(), "padding keys must get exactly 0"
-        v = calls[p + "value"][0][1]  # (B, T, C)
-        nh = CONFIG.num_attention_heads
-        v = v.view(B, T, nh, -1).transpose(1, 2)  # (B, nh, T, hs)
-        context = (dropped @ v).transpose(1, 2).reshape(B, T, -1)  # (B, T, C)
+        v = calls[p + "value"][0][1].unflatten(-1, (CONFIG.num_attention_heads, -1))  # (B, T, nh, hs)
+        # each head's context, written for the (B, T, nh, hs) layout: no heads to split or merge
+        context = torch.einsum("bnts,bsnd->btnd", dropped, v).flatten(-2)  # (B, T, C)
         assert_close(calls[p[:-1]][0][1], context, "float64")
 
 

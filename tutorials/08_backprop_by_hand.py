@@ -101,12 +101,21 @@ assert_close(loss, np_loss, "float64")
 # $u_i$ and $v_i$ only, so each row gets its own gradient. Written out in NumPy, then checked
 # against `reference.losses` and against autograd's `u.grad`:
 
+
 # %%
-nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)  # (B,) each
-c = (u * v).sum(1) / (nu * nv)  # (B,)
-dc = 2 * (c - scores) / len(c)  # (B,): d loss / d c_i
-du = dc[:, None] * (v / (nu * nv)[:, None] - c[:, None] * u / (nu**2)[:, None])  # (B, D)
-dv = dc[:, None] * (u / (nu * nv)[:, None] - c[:, None] * v / (nv**2)[:, None])  # (B, D)
+def cosine_gradients_by_hand(u, v, scores):
+    """d loss / d u and d loss / d v of the regression loss: (B, D), (B, D), (B,) → (B, D) each."""
+    # BEGIN EXERCISE cosine_backward
+    nu, nv = np.linalg.norm(u, axis=1), np.linalg.norm(v, axis=1)  # (B,) each
+    c = (u * v).sum(1) / (nu * nv)  # (B,)
+    dc = 2 * (c - scores) / len(c)  # (B,): d loss / d c_i
+    du = dc[:, None] * (v / (nu * nv)[:, None] - c[:, None] * u / (nu**2)[:, None])  # (B, D)
+    dv = dc[:, None] * (u / (nu * nv)[:, None] - c[:, None] * v / (nv**2)[:, None])  # (B, D)
+    return du, dv
+    # END EXERCISE cosine_backward
+
+
+du, dv = cosine_gradients_by_hand(u, v, scores)  # (B, D) each
 ref_du = ref_losses.cosine_similarity_loss_backward(loss_cache)
 assert_close(du, ref_du["u"], "float64")
 assert_close(dv, ref_du["v"], "float64")
@@ -183,13 +192,23 @@ assert query > TOLERANCES["float64"][0]  # a real gradient, far above the noise
 
 # %%
 assert sum(name.endswith("LayerNorm.weight") for name in params) == 1 + 2 * config.num_hidden_layers == 13
+
+
+def embedding_sums(params, input_ids, token_type_ids):
+    """word[ids] + position[0..T-1] + token_type[segments], the input of the embeddings' LayerNorm:
+    (B, T) → (B, T, C)."""
+    # BEGIN EXERCISE embeddings
+    e, T = "embeddings.", input_ids.shape[1]
+    return (
+        params[e + "word_embeddings.weight"][input_ids]  # (B, T, C)
+        + params[e + "position_embeddings.weight"][:T]  # (T, C)
+        + params[e + "token_type_embeddings.weight"][token_type_ids]  # (B, T, C)
+    )
+    # END EXERCISE embeddings
+
+
+x = embedding_sums(params, np_a["input_ids"], np_a["token_type_ids"])  # (B, T, C)
 e = "embeddings."
-T = np_a["input_ids"].shape[1]
-x = (
-    params[e + "word_embeddings.weight"][np_a["input_ids"]]  # (B, T, C)
-    + params[e + "position_embeddings.weight"][:T]  # (T, C)
-    + params[e + "token_type_embeddings.weight"][np_a["token_type_ids"]]  # (B, T, C)
-)
 w, bias, eps = params[e + "LayerNorm.weight"], params[e + "LayerNorm.bias"], config.layer_norm_eps
 dy = np.random.default_rng(0).normal(size=x.shape)  # (B, T, C), d loss / d y from above
 C = x.shape[-1]

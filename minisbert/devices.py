@@ -18,9 +18,11 @@ cross-entropy), the rest following their bf16 inputs. With fp16 the loss is mult
 large factor before backward so that small gradients survive, and divided out before the update
 (`torch.amp.GradScaler`); bf16 has float32's range and needs no scaling.
 
-On this project's CPU (AVX-512 with BF16 instructions) bf16 encodes about 1.7× faster than fp32
-(issue 13); on a CPU without them it can be slower. fp16 on the CPU is slow everywhere: it is
-there for GPUs.
+Speed depends on the hardware. On a CPU with AVX-512 BF16 instructions bf16 encodes about 1.7×
+faster than fp32 (issue 13); on an AMD EPYC with AVX2 only, bf16 encoded 5.6× slower (one
+448×384 by 384×1536 matrix multiply: fp32 7 ms, bf16 44 ms), because the CPU has no bf16
+arithmetic and every product is emulated. `torch.backends.cpu.get_cpu_capability()` says which
+kind of CPU torch found. fp16 on the CPU is slow everywhere: it is there for GPUs.
 """
 
 from __future__ import annotations

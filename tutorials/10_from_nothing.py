@@ -34,7 +34,7 @@ import tempfile
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from common import FAST, data_file, save_figure
+from common import FAST, claim, data_file, save_figure
 
 from minisbert import SentenceEncoder
 from minisbert.config import preset
@@ -222,11 +222,7 @@ ax_dev.plot(dev_steps, dev_rho, "o-", label="tiny BERT")
 ax_dev.axhline(rho["word overlap"], color="grey", ls="--", label="word overlap (no model)")
 ax_dev.legend(loc="lower right")
 ax_dev.set(xlabel="step", ylabel="Spearman ρ on STS-dev", title="dev Spearman during training")
-fig.suptitle(
-    "fast mode: too short to show what training does (run the full tutorial)"
-    if FAST
-    else "the tiny BERT from random weights: the loss falls, dev Spearman climbs to word overlap"
-)
+fig.suptitle(claim("the tiny BERT from random weights: the loss falls, dev Spearman climbs to word overlap"))
 fig.tight_layout()
 save_figure(fig, "10_training.png")
 quarter = len(losses) // 4
@@ -265,11 +261,7 @@ bars = ax.bar(names, [rho[n] for n in names], color=["grey", "tab:blue", "tab:or
 ax.bar_label(bars, fmt="%.3f")
 ax.axhline(rho["word overlap"], color="grey", ls="--", lw=0.8)
 ax.set(ylabel="Spearman ρ on STS-dev", ylim=(0, 1))
-ax.set_title(
-    "fast mode: too short to show what training does (run the full tutorial)"
-    if FAST
-    else "one epoch from nothing reaches word overlap; pre-training goes far beyond"
-)
+ax.set_title(claim("one epoch from nothing reaches word overlap; pre-training goes far beyond"))
 fig.tight_layout()
 save_figure(fig, "10_comparison.png")
 

@@ -42,6 +42,12 @@ def data_file(relative: str) -> Path:
     return path
 
 
+def claim(title: str) -> str:
+    """A figure title that states what the full run shows; fast mode's few steps show nothing,
+    and its figures say so instead."""
+    return "fast mode: too short to show what training does (run the full tutorial)" if FAST else title
+
+
 def save_figure(fig, name: str) -> Path:
     """Save `fig` as FIGURES/name (PNG), show it in a notebook, and free it in a script."""
     import matplotlib.pyplot as plt

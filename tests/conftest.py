@@ -101,3 +101,16 @@ def pytest_runtest_call(item):
         if graded:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
+
+
+# -- property tests (tests/fuzzing.py): inputs tried and unexpected exceptions, per property -----
+
+
+def pytest_terminal_summary(terminalreporter):
+    from fuzzing import report_lines
+
+    lines = report_lines()
+    if lines:
+        terminalreporter.section("property tests: generated inputs")
+        for line in lines:
+            terminalreporter.write_line(line)

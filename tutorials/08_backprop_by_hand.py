@@ -99,7 +99,10 @@ assert_close(loss, np_loss, "float64")
 # (the quotient rule, with $\partial (u \cdot v)/\partial u = v$ and $\partial \lVert u\rVert /
 # \partial u = u / \lVert u\rVert$), and the same with u and v swapped. Pair i's loss depends on
 # $u_i$ and $v_i$ only, so each row gets its own gradient. Written out in NumPy, then checked
-# against `reference.losses` and against autograd's `u.grad`:
+# against `reference.losses` and against autograd's gradients `u_t.grad` and `v_t.grad` (kept by
+# `retain_grad` in section 1). Here $s_i$ is pair i's gold score divided by 5, in [0, 1]. The
+# embeddings of all-MiniLM-L6-v2 are normalised, so $\lVert u_i\rVert = \lVert v_i\rVert = 1$ here, but the
+# general form is kept: it is what a model without normalisation needs.
 
 
 # %%
@@ -116,9 +119,9 @@ def cosine_gradients_by_hand(u, v, scores):
 
 
 du, dv = cosine_gradients_by_hand(u, v, scores)  # (B, D) each
-ref_du = ref_losses.cosine_similarity_loss_backward(loss_cache)
-assert_close(du, ref_du["u"], "float64")
-assert_close(dv, ref_du["v"], "float64")
+ref_grads = ref_losses.cosine_similarity_loss_backward(loss_cache)  # {"u": (B, D), "v": (B, D)}
+assert_close(du, ref_grads["u"], "float64")
+assert_close(dv, ref_grads["v"], "float64")
 assert_close(du, u_t.grad, "float64")
 assert_close(dv, v_t.grad, "float64")
 print(f"d loss / d u by hand vs autograd: max |diff| = {max_differences(du, u_t.grad)[0]:.1e}")
@@ -178,7 +181,7 @@ assert query > TOLERANCES["float64"][0]  # a real gradient, far above the noise
 # %% [markdown]
 # ## 5. LayerNorm's backward, derived line by line
 #
-# `layer_norm_backward` runs 13 times in the backward above (once in the embeddings, twice per
+# `layer_norm_backward` runs 13 times per sentence in the backward above (once in the embeddings, twice per
 # layer). Its forward normalises each token vector over its C features:
 #
 # $$\mu = \tfrac1C \textstyle\sum_c x_c, \quad \sigma^2 = \tfrac1C \sum_c (x_c - \mu)^2, \quad
@@ -186,9 +189,14 @@ assert query > TOLERANCES["float64"][0]  # a real gradient, far above the noise
 #
 # To go back, walk the forward in reverse, one line at a time: each line sends its output's
 # gradient to its inputs, times its local derivative. A value used by two later lines (x feeds μ
-# and x − μ; x − μ feeds σ² and x̂) collects the sum of both. Here it is on the real input of the
-# first LayerNorm (the embedding sums of the u batch) and the real weights, with an arbitrary
-# upstream gradient dy.
+# and x − μ; x − μ feeds σ² and x̂) collects the sum of both.
+#
+# We try it on the real input of the first LayerNorm, with the real weights. That input is the
+# *embedding sums* of the u batch: for each token, the row of the word table for its id, plus the
+# row of the position table for its place, plus the row of the token-type table for its segment.
+# `embedding_sums` computes them; the check below it confirms that LayerNorm of those sums is
+# what the reference's embeddings layer returns. The upstream gradient dy is random: any dy will
+# do to compare the backward with the reference and autograd.
 
 # %%
 assert sum(name.endswith("LayerNorm.weight") for name in params) == 1 + 2 * config.num_hidden_layers == 13
@@ -210,7 +218,9 @@ def embedding_sums(params, input_ids, token_type_ids):
 x = embedding_sums(params, np_a["input_ids"], np_a["token_type_ids"])  # (B, T, C)
 e = "embeddings."
 w, bias, eps = params[e + "LayerNorm.weight"], params[e + "LayerNorm.bias"], config.layer_norm_eps
-dy = np.random.default_rng(0).normal(size=x.shape)  # (B, T, C), d loss / d y from above
+embeddings_out, _ = ref_model.embeddings_forward(params, np_a["input_ids"], np_a["token_type_ids"], config)
+assert_close(ref_model.layer_norm(x, w, bias, eps), embeddings_out, "float64")  # (B, T, C) both
+dy = np.random.default_rng(0).normal(size=x.shape)  # (B, T, C): a random stand-in for d loss / d y
 C = x.shape[-1]
 
 # BEGIN EXERCISE layer_norm
@@ -257,8 +267,8 @@ print(
 # END EXERCISE layer_norm
 
 # %% [markdown]
-# `reference/model.py` folds these ten lines into one formula. Substituting them into each other
-# (with $g = dy \odot w$):
+# `reference/model.py` folds the eight backward lines that lead to dx into one formula.
+# Substituting them into each other (with $g = dy \odot w$):
 #
 # $$dx = r \left(g - \overline{g} - \hat x\, \overline{g \hat x}\right),$$
 #

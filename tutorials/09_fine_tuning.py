@@ -236,37 +236,50 @@ ax.legend(
         plt.Rectangle((0, 0), 1, 1, color=c, alpha=a)
         for c, a in (("tab:blue", 0.7), ("tab:orange", 0.7), ("gold", 0.3))
     ],
-    ["before fine-tuning", "after fine-tuning", "target s/5"],
+    ["before fine-tuning", "after fine-tuning", "target band of s/5"],
     loc="upper left",
 )
-ax.set_title(claim("STS-test cosines per gold bin: training lowers the low bins most, towards s/5"))
+ax.set_title(claim("STS-test cosines per gold bin: training shifts every bin down, the low bins most"))
 fig.tight_layout()
 save_figure(fig, "09_cosine_per_bin.png")
 
 median_before = np.array([np.median(cos_before[bins == b]) for b in range(5)])
 median_after = np.array([np.median(cos_after[bins == b]) for b in range(5)])
 centre = (np.arange(5) + 0.5) / 5  # the middle of each bin's target band
+error_before = np.abs(median_before - centre).mean()  # mean distance of the medians to the targets
+error_after = np.abs(median_after - centre).mean()
 print("bin      ", "  ".join(f"{lab:>6s}" for lab in labels))
-print("target   ", "  ".join(f"{c:6.3f}" for c in centre))
+print("target   ", "  ".join(f"{c:6.3f}" for c in centre), "  (the middle of the band)")
 print("before   ", "  ".join(f"{m:6.3f}" for m in median_before))
 print("after    ", "  ".join(f"{m:6.3f}" for m in median_after))
+print("change   ", "  ".join(f"{d:+6.3f}" for d in median_after - median_before))
+print(f"mean |median - target|: {error_before:.3f} -> {error_after:.3f}")
 assert np.all(np.diff(median_before) > 0) and np.all(np.diff(median_after) > 0)  # order kept
 if not FAST:
     # The pretrained model scores unrelated pairs too high: the low bins start above their band.
     assert np.all(median_before[:3] > centre[:3] + 0.05)
-    # Training lowers every bin but the top one (which is already near its band) ...
+    # Training lowers the four lower bins (the top one moves by about 0.01, too little to assert) ...
     assert np.all(median_after[:4] < median_before[:4])
     # ... and brings the medians closer to the targets on average.
-    assert np.abs(median_after - centre).mean() < 0.8 * np.abs(median_before - centre).mean()
+    assert error_after < 0.8 * error_before
 
 # %% [markdown]
-# The table is the picture in numbers. Before training, the medians of the three lowest bins sit
-# 0.1 to 0.2 above the middle of their bands: all-MiniLM-L6-v2 was trained to rank pairs, not to
-# give unrelated sentences a cosine near zero. Fine-tuning pulls the low bins down most (the MSE
-# loss punishes their large errors hardest), the middle bins a little, and barely moves the top
-# bin (0.873 → 0.863). The bins were already in the right order before training, so Spearman,
-# which only sees the order, rises by a few percent while the mean distance of the medians to
-# the targets falls by a third (0.100 → 0.066).
+# The table is the picture in numbers (the figures quoted here are those of the full run; fast
+# mode trains too briefly to move anything). Before training, the medians of the three lowest
+# bins sit above the middle of their bands (by 0.13, 0.19 and 0.10): all-MiniLM-L6-v2 was trained
+# to rank pairs, not to give unrelated sentences a cosine near zero.
+#
+# Training then moves every bin down: by 0.056, 0.066, 0.035, 0.024 and 0.010 from the lowest bin
+# to the highest. Most of that is one shared downward shift, larger where the errors are larger
+# (the MSE loss punishes large errors hardest): bin 1–2, the worst before (+0.194 above its
+# target), moves most and is still the worst after (+0.128). The top bin was already a little
+# below its target (0.873 against 0.9) and drifts slightly further away (0.863): a shared shift
+# cannot help every bin at once. On average the medians come closer to their targets, from 0.100
+# to 0.066.
+#
+# The bin medians were in the right order before training and still are after. Spearman, which
+# ranks all 1,379 pairs rather than five medians, still rises, by about 0.03 (0.820 → 0.852):
+# fewer pairs are out of order after training, which five medians cannot show.
 
 # %% [markdown]
 # ## Exercises

@@ -7,21 +7,28 @@ A run folder holds
     checkpoints/latest                       the name of the newest complete checkpoint
     log.json, model/, loss.png, ...          written by training.py and plots.py
 
-A checkpoint is written into a temporary folder and renamed into place when complete; `latest` is
-then replaced by rename too. `trainer_state.pt` holds tensors and plain containers only, so it is
+A checkpoint is written into a temporary folder (.step-0000120.tmp-PID-XXXX) and renamed into
+place when complete; `latest` is then replaced by rename too. A run that is killed mid-write
+leaves at most a hidden temporary folder, which no reader takes for a checkpoint and the next
+write removes. `trainer_state.pt` holds tensors and plain containers only, so it is
 read back with `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-from .files import atomic_write_text
+from .files import (
+    atomic_write_text,
+    remove_folder,
+    remove_stale_temporaries,
+    replace_folder,
+    temporary_folder,
+)
 from .model_folder import write_model_folder
 from .pretrained import load_weights
 
@@ -33,21 +40,29 @@ def write_checkpoint(run_dir: Path, step: int, encoder, state: dict, keep: int) 
     and remove all but the newest `keep` checkpoints."""
     folder = run_dir / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"step-{step:07d}"
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+    remove_stale_temporaries(folder)  # half-written by a run that was killed: never a checkpoint
+    target = folder / f"step-{step:07d}"
+    tmp = temporary_folder(target)
     try:
         write_model_folder(encoder, tmp / "model")
         torch.save(state, tmp / "trainer_state.pt")
-        if (folder / name).exists():  # a resumed run passing the same step again
-            shutil.rmtree(folder / name)
-        os.rename(tmp, folder / name)
+        replace_folder(tmp, target)  # a resumed run passing the same step again replaces it whole
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_text(folder / LATEST, name + "\n")
-    for old in sorted(folder.glob("step-*"))[:-keep]:
-        shutil.rmtree(old)  # names sort in step order; the newest `keep` stay
-    return folder / name
+    atomic_write_text(folder / LATEST, target.name + "\n")
+    remove_old_checkpoints(folder, target, keep)
+    return target
+
+
+def remove_old_checkpoints(folder: Path, newest: Path, keep: int) -> None:
+    """Keep `newest` and the `keep` - 1 before it. Any after it are left from a run that was killed
+    before it could point `latest` at them: the resumed run writes them again, so they go too."""
+    names = sorted(p.name for p in folder.glob("step-*"))  # names sort in step order
+    older = [n for n in names if n < newest.name]
+    later = [n for n in names if n > newest.name]
+    for name in older[: max(len(older) - (keep - 1), 0)] + later:
+        remove_folder(folder / name)  # hidden first: a crash never leaves a half-deleted step-N
 
 
 def latest_checkpoint(run_dir: Path | None) -> Path:
@@ -69,6 +84,22 @@ def describe_latest(run_dir: Path | None) -> str:
         return str(latest_checkpoint(run_dir))
     except (FileNotFoundError, ValueError):
         return "none was written"
+
+
+@contextlib.contextmanager
+def write_errors_named(what: str, run_dir: Path):
+    """A write of the run that fails (a full disk, no permission) stops it with one message naming
+    what could not be written and the checkpoint that a resumed run continues from."""
+    try:
+        yield
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename else ""
+        error = OSError(
+            f"could not write {what}: {err.strerror or err}{where}; training stopped. The last "
+            f"complete checkpoint: {describe_latest(run_dir)}; continue with --resume"
+        )
+        error.errno = err.errno  # the cause, for callers that look (errno.ENOSPC: disk full)
+        raise error from err
 
 
 def read_checkpoint(folder: Path, encoder) -> dict:

@@ -18,10 +18,21 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .arguments import (
+    BadArguments,
+    Parser,
+    check_arguments,
+    count_or_zero,
+    fraction,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from .commands import (
     cmd_bench,
     cmd_encode,
     cmd_evaluate,
+    cmd_export,
     cmd_info,
     cmd_init,
     cmd_search,
@@ -31,7 +42,7 @@ from .commands import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minisbert", description="Sentence-BERT from scratch.")
+    parser = Parser(prog="minisbert", description="Sentence-BERT from scratch.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func, help: str, sentences: bool = False) -> argparse.ArgumentParser:
@@ -39,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         p.add_argument("--model", help="model folder (default: the embedded all-MiniLM-L6-v2)")
         p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
-        p.add_argument("--batch-size", type=int, default=32)
+        p.add_argument("--batch-size", type=positive_int, default=32)
         if sentences:
             p.add_argument("sentences", nargs="*", help="sentences (or use --file)")
             p.add_argument("--file", help="a text file with one sentence a line; - for stdin")
@@ -60,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --file and -o: continue an interrupted encode of the same corpus and model",
     )
     enc.add_argument(
-        "--block-lines", type=int, default=None, help="with --file and -o: lines encoded per block"
+        "--block-lines", type=positive_int, default=None, help="with --file and -o: lines encoded per block"
     )
     add("similarity", cmd_similarity, "cosine similarity matrix of sentences", sentences=True)
     info = add("info", cmd_info, "describe a model folder")
@@ -73,8 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(add)
     add_bench_parser(add)
     add_init_parser(add)
+    add_export_parser(sub)
     add_assignment_parser(sub)
     return parser
+
+
+def add_export_parser(sub) -> None:
+    e = sub.add_parser("export", help="write a model as ONNX, to run with ONNX Runtime")
+    e.set_defaults(func=cmd_export)
+    e.add_argument("--model", help="model folder (default: the embedded all-MiniLM-L6-v2)")
+    e.add_argument("--onnx", required=True, metavar="FOLDER", help="new folder: model files and model.onnx")
+    e.add_argument("--overwrite", action="store_true", help="replace FOLDER if it holds something")
 
 
 def add_assignment_parser(sub) -> None:
@@ -103,7 +123,7 @@ def add_search_parser(add) -> None:
     s = add("search", cmd_search, "semantic search: the corpus sentences closest to each query")
     s.add_argument("queries", nargs="+", metavar="query", help="what to look for, one or more sentences")
     s.add_argument("--corpus", required=True, help="a text file with one sentence a line")
-    s.add_argument("--top-k", type=int, default=10, help="hits per query (default 10)")
+    s.add_argument("--top-k", type=positive_int, default=10, help="hits per query (default 10)")
     s.add_argument(
         "--cache",
         help="where to keep the corpus embeddings (default: beside the corpus, "
@@ -123,31 +143,36 @@ def add_train_parser(add) -> None:
         "--data", required=True, help="stsbenchmark/sts-train.csv (dev and test beside it) or sick/SICK.txt"
     )
     tr.add_argument("--output", required=True, help="run folder: checkpoints/, model/, log.json, loss.png")
-    tr.add_argument("--epochs", type=int, default=d.epochs)
-    tr.add_argument("--lr", type=float, default=d.lr, help="learning rate of the encoder")
+    tr.add_argument("--epochs", type=positive_int, default=d.epochs)
+    tr.add_argument("--lr", type=positive_float, default=d.lr, help="learning rate of the encoder")
     tr.add_argument(
         "--head-lr",
-        type=float,
-        default=1e-3,
+        type=positive_float,
+        default=None,  # 1e-3, set by arguments.check_train: given with another objective, it is refused
         help="learning rate of the softmax classifier (default 1e-3: a fresh head learns too slowly at 2e-5)",
     )
-    tr.add_argument("--warmup-ratio", type=float, default=d.warmup_ratio)
-    tr.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    tr.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
-    tr.add_argument("--seed", type=int, default=d.seed)
-    tr.add_argument("--eval-every", type=int, default=d.eval_every, help="steps; 0: once an epoch")
+    tr.add_argument("--warmup-ratio", type=fraction, default=d.warmup_ratio)
+    tr.add_argument("--weight-decay", type=non_negative_float, default=d.weight_decay)
+    tr.add_argument("--max-grad-norm", type=positive_float, default=d.max_grad_norm)
+    tr.add_argument("--seed", type=count_or_zero, default=d.seed)
+    tr.add_argument("--eval-every", type=count_or_zero, default=d.eval_every, help="steps; 0: once an epoch")
     tr.add_argument(
-        "--checkpoint-every", type=int, default=d.checkpoint_every, help="steps; 0: once an epoch"
+        "--checkpoint-every", type=count_or_zero, default=d.checkpoint_every, help="steps; 0: once an epoch"
     )
     tr.add_argument(
         "--resume", action="store_true", help="continue the run in --output from its last checkpoint"
     )
     tr.add_argument(
-        "--stop-after", type=int, help="stop after this many steps as if interrupted (to try --resume)"
+        "--stop-after",
+        type=positive_int,
+        help="stop after this many steps as if interrupted (to try --resume)",
     )
-    tr.add_argument("--margin", type=float, default=1.0, help="triplet margin (the paper's ε = 1)")
-    tr.add_argument("--distance", default="euclidean", choices=["euclidean", "cosine", "manhattan"])
-    tr.add_argument("--scale", type=float, default=20.0, help="MNRL similarity scale")
+    # the objective's own options default to None so that check_train can tell them given (arguments.py)
+    tr.add_argument("--margin", type=non_negative_float, help="triplet margin (default the paper's ε = 1)")
+    tr.add_argument(
+        "--distance", choices=["euclidean", "cosine", "manhattan"], help="triplet (default euclidean)"
+    )
+    tr.add_argument("--scale", type=positive_float, help="MNRL similarity scale (default 20)")
     tr.add_argument(
         "--no-gather",
         action="store_true",
@@ -172,17 +197,20 @@ def add_bench_parser(add) -> None:
     b.add_argument(
         "--train-data", default="stsbenchmark/sts-train.csv", help="STS file for the training benchmark"
     )
-    b.add_argument("--threads", type=int, default=2)
-    b.add_argument("--rounds", type=int, default=3)
+    b.add_argument("--threads", type=positive_int, default=2)
+    b.add_argument("--rounds", type=positive_int, default=3)
     b.add_argument(
-        "--reference-sentences", type=int, default=256, help="how many sentences the NumPy reference encodes"
+        "--reference-sentences",
+        type=positive_int,
+        default=256,
+        help="how many sentences the NumPy reference encodes",
     )
-    b.add_argument("--training-steps", type=int, default=20)
+    b.add_argument("--training-steps", type=positive_int, default=20)
     b.add_argument("--skip-training", action="store_true")
     b.add_argument("--skip-memory", action="store_true")
     b.add_argument(
         "--corpus-lines",
-        type=int,
+        type=positive_int,
         nargs="+",
         metavar="N",
         help="run only the corpus benchmark: encode --file on corpora of these sizes (make bench-corpus)",
@@ -201,26 +229,29 @@ def add_init_parser(add) -> None:
     )
     i.add_argument("--output", required=True, help="the new model folder")
     i.add_argument("--preset", default="tiny", choices=list(PRESETS), help="the BERT sizes")
-    i.add_argument("--vocab-size", type=int, default=4000)
-    i.add_argument("--max-seq-length", type=int, default=64)
-    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--vocab-size", type=positive_int, default=4000)
+    i.add_argument("--max-seq-length", type=positive_int, default=64)
+    i.add_argument("--seed", type=count_or_zero, default=0)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "folder", None):
-        args.model = args.folder
+    args = parser.parse_args(argv)  # a wrong argument: one line, exit status 2 (arguments.Parser)
     try:
+        check_arguments(args)  # before any work starts
+        if getattr(args, "folder", None):  # `minisbert info FOLDER` is `minisbert info --model FOLDER`
+            args.model = args.folder
         return args.func(args) or 0
+    except BadArguments as err:  # what the arguments alone show to be wrong: exit status 2
+        command = " ".join(filter(None, [args.command, getattr(args, "job", None)]))
+        print(f"minisbert {command}: error: {err} (see minisbert {command} --help)", file=sys.stderr)
+        sys.exit(2)
     except (
-        FileNotFoundError,
-        FileExistsError,
+        OSError,  # files: not found, exists, a full disk; a run folder in use; a lost torchrun rank
         ValueError,
         TypeError,
         KeyError,
         FloatingPointError,
-        ConnectionError,  # distributed.RankLost: another rank of a torchrun launch died
     ) as err:
         print(f"minisbert {args.command}: error: {err}", file=sys.stderr)
         return 1

@@ -24,7 +24,9 @@ def read_sentences(args) -> list[str]:
         path = Path(args.file)
         if not path.is_file():
             raise FileNotFoundError(f"sentence file not found: {path}")
-        return path.read_text(encoding="utf-8").splitlines()
+        from .text_files import read_lines
+
+        return [line for _, line in read_lines(path)]  # split as a streamed corpus is: at "\n" only
     if args.file is None and sys.stdin.isatty():
         raise ValueError("no sentences: give them as arguments, with --file, or on stdin")
     return sys.stdin.read().splitlines()
@@ -84,6 +86,19 @@ def encode_corpus_file(args, normalize: bool | None) -> None:
     if world.is_main:
         rows, columns = np.load(output, mmap_mode="r").shape
         print(f"wrote {rows} × {columns} embeddings to {output}", file=sys.stderr)
+
+
+def cmd_export(args) -> None:
+    """Write the model as a model folder with its graph in model.onnx (export.py)."""
+    from .export import INPUT_NAMES, OUTPUT_NAME, export_onnx
+    from .sentence_encoder import SentenceEncoder
+
+    encoder = SentenceEncoder.from_pretrained(args.model)
+    path = export_onnx(encoder, args.onnx, overwrite=args.overwrite)
+    print(
+        f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): inputs {', '.join(INPUT_NAMES)} (B, T) int64,"
+        f" output {OUTPUT_NAME} (B, {encoder.dimension}) float32"
+    )
 
 
 def cmd_similarity(args) -> None:
@@ -171,13 +186,12 @@ def format_hits(queries: list[str], hits: list[list[dict]], lines: list[tuple[in
     return "\n\n".join(blocks)
 
 
-def cmd_train(args) -> None:
+def cmd_train(args) -> int | None:
     """Fine-tune with one of the recipes; under torchrun, on every rank (distributed.py)."""
     import torch
 
     from . import distributed
     from .devices import resolve_device
-    from .files import check_new_folder
     from .recipes import build_recipe
     from .training import TrainingConfig, fit
 
@@ -195,8 +209,6 @@ def cmd_train(args) -> None:
         precision=args.precision,
     )
     output = Path(args.output)
-    if not args.resume:  # before any slow work
-        check_new_folder(output, "a run", "resume it or choose an empty or new folder")
     device = resolve_device(args.device, distributed.launched_world().local_rank)
     world = distributed.start(device)
     try:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from .text_files import check_sentence, parse_decimal, parse_whole_number, read_lines, read_rows
+
 DATA_ENV = "MINISBERT_DATA"
 SICK_LABELS = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")  # label ids 0, 1, 2
 
@@ -70,35 +72,21 @@ def data_path(path: str | Path) -> Path:
     raise FileNotFoundError(f"data file not found: {path}{hint}")
 
 
-def read_fields(path: Path, min_fields: int, skip_header: bool = False):
-    """(line number, tab-separated fields) of each line; lines are never parsed as CSV, because
-    sentences hold unbalanced quotes."""
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if skip_header and number == 1:
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < min_fields:
-                raise ValueError(
-                    f"{path}, line {number}: expected at least {min_fields} tab-separated fields, "
-                    f"got {len(fields)}"
-                )
-            yield number, fields
-
-
-def parse(value: str, kind, what: str, path: Path, number: int):
-    try:
-        return kind(value)
-    except ValueError:
-        raise ValueError(f"{path}, line {number}: {what} {value!r} is not a valid {kind.__name__}") from None
+STS_COLUMNS = ("genre", "file", "year", "id", "score", "sentence1", "sentence2")
+SICK_COLUMNS = ("pair_ID", "sentence_A", "sentence_B", "relatedness_score", "entailment_judgment")
 
 
 def read_sts(path: str | Path) -> list[ScoredPair]:
-    """The pairs of an STS benchmark file such as `stsbenchmark/sts-test.csv`."""
+    """The pairs of an STS benchmark file such as `stsbenchmark/sts-test.csv`; malformed lines are
+    a ValueError naming the file and the line (text_files.py says what is accepted)."""
     path = data_path(path)
     pairs = [
-        ScoredPair(fields[5], fields[6], parse(fields[4], float, "score", path, number))
-        for number, fields in read_fields(path, 7)
+        ScoredPair(
+            check_sentence(fields[5], "sentence1", path, number),
+            check_sentence(fields[6], "sentence2", path, number),
+            parse_decimal(fields[4], "score", 0.0, 5.0, path, number),
+        )
+        for number, fields in read_rows(path, STS_COLUMNS, extra=True)  # extra source columns
     ]
     if not pairs:
         raise ValueError(f"{path} holds no sentence pairs")
@@ -106,26 +94,50 @@ def read_sts(path: str | Path) -> list[ScoredPair]:
 
 
 def read_sick(path: str | Path) -> list[LabeledPair]:
-    """The pairs of `sick/SICK.txt`, labels as ids into SICK_LABELS."""
+    """The pairs of `sick/SICK.txt`, labels as ids into SICK_LABELS; malformed lines (a wrong header,
+    a misspelled label, a repeated pair_ID, ...) are a ValueError naming the file and the line."""
     path = data_path(path)
-    pairs = []
-    for number, fields in read_fields(path, 5, skip_header=True):
+    rows = read_rows(path, SICK_COLUMNS, extra=False)
+    check_sick_header(path, next(rows, None))
+    pairs, seen = [], {}
+    for number, fields in rows:
+        pair_id = parse_whole_number(fields[0], "pair_ID", path, number)
+        if pair_id in seen:
+            raise ValueError(f"{path}, line {number}: pair_ID {pair_id} is already on line {seen[pair_id]}")
+        seen[pair_id] = number
+        sentences = [check_sentence(fields[i], SICK_COLUMNS[i], path, number) for i in (1, 2)]
+        score = parse_decimal(fields[3], "relatedness_score", 1.0, 5.0, path, number)
         if fields[4] not in SICK_LABELS:
             raise ValueError(
                 f"{path}, line {number}: label {fields[4]!r} is not one of {', '.join(SICK_LABELS)}"
             )
-        pair_id = parse(fields[0], int, "pair_ID", path, number)
-        score = parse(fields[3], float, "relatedness_score", path, number)
-        pairs.append(LabeledPair(pair_id, fields[1], fields[2], score, SICK_LABELS.index(fields[4])))
+        pairs.append(LabeledPair(pair_id, *sentences, score, SICK_LABELS.index(fields[4])))
     if not pairs:
-        raise ValueError(f"{path} holds no sentence pairs")
+        raise ValueError(f"{path} holds no sentence pairs (only a header)")
     return pairs
+
+
+def check_sick_header(path: Path, first: tuple[int, list[str]] | None) -> None:
+    """SICK.txt starts with its header; without it, the first pair would be skipped silently."""
+    if first is None:
+        raise ValueError(f"{path} is empty: it holds no sentence pairs")
+    number, fields = first
+    if tuple(fields) != SICK_COLUMNS:
+        raise ValueError(
+            f"{path}, line {number}: expected the header {' '.join(SICK_COLUMNS)}, "
+            f"got {' '.join(fields)!r:.80}"
+        )
+
+
+def first_line(path: Path) -> str:
+    """The first line of a file, without a BOM or its line ending; undecodable bytes replaced."""
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        return f.readline().rstrip("\r\n")
 
 
 def is_sick(path: str | Path) -> bool:
     """Whether a file is SICK.txt (its header starts with pair_ID) rather than an STS file."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().startswith("pair_ID\t")
+    return first_line(Path(path)).startswith("pair_ID\t")
 
 
 def sick_split(pair_id: int) -> str:
@@ -143,15 +155,13 @@ def split_sick(pairs: list[LabeledPair]) -> dict[str, list[LabeledPair]]:
 
 def read_texts(path: str | Path) -> list[str]:
     """Every sentence of a file: both sides of each pair of an STS file or SICK.txt, else each
-    non-empty line of a text file."""
+    non-blank line of a UTF-8 text file."""
     path = data_path(path)
     if is_sick(path):
         return [s for p in read_sick(path) for s in (p.sentence1, p.sentence2)]
-    with open(path, encoding="utf-8") as f:
-        first = f.readline()
-    if first.count("\t") >= 6:
+    if first_line(path).count("\t") >= 6:
         return [s for p in read_sts(path) for s in (p.sentence1, p.sentence2)]
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [line for _, line in read_lines(path) if line.strip()]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,13 +4,21 @@ Every JSON file minisbert reads or writes goes through `read_json` / `write_json
 folder that must never be seen half-written goes through `atomic_write_text` / `replace_folder`:
 the new content is written beside the target and then renamed over it. A rename within one file
 system is atomic, so a crash at any moment leaves either the old content or the new, never a part.
+A folder cannot be renamed over a full one, so an old folder is swapped with the new in one step
+(Linux's renameat2 exchange). What a killed writer leaves beside its target, a temporary folder
+named after its process, is removed by the next writer (`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import re
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 MISSING = object()  # read_json's default: a missing file is an error
@@ -61,20 +69,90 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a file so that readers see the old or the new content, never a part."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave a partial temporary file behind
+        raise
+
+
+# Folders are written under a temporary name beside their target, then swapped in. The temporary
+# names say which process made them (.NAME.tmp-PID-XXXX, .NAME.old-PID), so that what a killed
+# writer left behind can be told from what a live one is still writing.
+TEMPORARY = re.compile(r"\.(?P<name>.+)\.(tmp|old)-(?P<pid>\d+)(-[^/]*)?")
+
+
+def temporary_folder(target: Path) -> Path:
+    """A new, empty folder beside `target` (.NAME.tmp-PID-XXXX) to write the new content into."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
 
 
 def replace_folder(new: Path, target: Path) -> None:
-    """Put the folder `new` where `target` is. `target` is always either whole-old or whole-new:
-    an old `target` is moved aside first (a rename) and removed last."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-    os.rename(new, target)
-    if old is not None:
-        shutil.rmtree(old)
+    """Put the folder `new` where `target` is, in one step: at every moment, also after a crash,
+    `target` is whole-old or whole-new, never missing or mixed. `new` is gone afterwards."""
+    if not target.exists():
+        os.rename(new, target)
+    elif exchange_paths(new, target):  # atomic: `new` now holds the old folder
+        shutil.rmtree(new)
+    else:  # no atomic swap on this system: a crash between the renames leaves no `target`
+        aside = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.rename(target, aside)
+        os.rename(new, target)
+        shutil.rmtree(aside)
+
+
+RENAME_EXCHANGE = 2  # Linux's renameat2 flag (linux/fs.h): swap two paths in one step
+AT_FDCWD = -100  # paths relative to the current folder, as os.rename takes them
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically (Linux renameat2). False where the system cannot
+    (another OS, an old kernel or C library, a file system without the flag)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        return False
+    if libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, f"could not swap {a} and {b}: {os.strerror(code)}")
+
+
+def remove_folder(folder: Path) -> None:
+    """Delete a folder so that it is never seen half-deleted: it is renamed to a hidden name first."""
+    aside = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    os.rename(folder, aside)
+    shutil.rmtree(aside)
+
+
+def remove_stale_temporaries(parent: Path, name: str | None = None) -> list[Path]:
+    """Delete the temporary folders in `parent` (of target `name`, or of any) whose process is gone:
+    what a writer that was killed left behind. Those of live processes stay: they are being written.
+    Returns the folders removed."""
+    removed = []
+    for path in parent.glob(".*") if parent.is_dir() else []:
+        found = TEMPORARY.fullmatch(path.name)
+        if found and (name is None or found["name"] == name) and not process_alive(int(found["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def check_new_folder(folder: Path, what: str, hint: str) -> None:

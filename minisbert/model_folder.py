@@ -20,11 +20,17 @@ load what minisbert saves.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import check_new_folder, read_json, replace_folder, write_json
+from .files import (
+    check_new_folder,
+    read_json,
+    remove_stale_temporaries,
+    replace_folder,
+    temporary_folder,
+    write_json,
+)
 from .pooling import PoolingConfig
 from .pretrained import write_weights
 
@@ -52,11 +58,16 @@ def read_modules(folder: Path) -> list[tuple[str, str]]:
     path = folder / "modules.json"
     modules = read_json(path, default=[{"path": "", "type": MODULE_TYPE.format("Transformer")}])
     if not isinstance(modules, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("type", ""), str) and isinstance(m.get("path", ""), str)
+        isinstance(m, dict) and isinstance(m.get("type"), str) and isinstance(m.get("path"), str)
         for m in modules
     ):
-        raise ValueError(f'{path} must be a list of modules, each with a "type" and a "path"')
-    return [(m.get("type", "").rsplit(".", 1)[-1], m.get("path", "")) for m in modules]
+        raise ValueError(f'{path} must be a list of modules, each with a "type" and a "path" (strings)')
+    for m in modules:
+        # a module's files are inside the model folder: "../x" or "/x" would read from elsewhere
+        parts = Path(m["path"]).parts
+        if Path(m["path"]).is_absolute() or ".." in parts:
+            raise ValueError(f"{path} gives module path {m['path']!r}, which leads outside {folder}")
+    return [(m["type"].rsplit(".", 1)[-1], m["path"]) for m in modules]
 
 
 def read_model_folder(folder: str | Path) -> ModelFolder:
@@ -85,6 +96,8 @@ def read_model_folder(folder: str | Path) -> ModelFolder:
             f"least 2 ([CLS] and [SEP]), got {max_seq_length!r}"
         )
     pooling = PoolingConfig.from_json(folder / paths["Pooling"]) if "Pooling" in paths else PoolingConfig()
+    if "Pooling" in paths:
+        check_pooling_width(pooling, folder / paths["Pooling"] / "config.json", bert_folder / "config.json")
     return ModelFolder(
         bert_folder=bert_folder,
         pooling=pooling,
@@ -92,6 +105,18 @@ def read_model_folder(folder: str | Path) -> ModelFolder:
         max_seq_length=max_seq_length,
         do_lower_case=bool(settings.get("do_lower_case", False)),
     )
+
+
+def check_pooling_width(pooling: PoolingConfig, pooling_path: Path, config_path: Path) -> None:
+    """The pooling config's word_embedding_dimension must be the BERT's hidden_size: checked here,
+    where both file names are known, so that the error can name them."""
+    config = read_json(config_path, default=None)  # a missing config.json is named when it is read
+    width = config.get("hidden_size") if isinstance(config, dict) else None
+    if pooling.dimension is not None and isinstance(width, int) and pooling.dimension != width:
+        raise ValueError(
+            f"{pooling_path} pools {pooling.dimension}-dimensional token vectors, but {config_path} "
+            f"gives hidden_size {width}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,9 +151,10 @@ def write_model_folder(encoder, folder: str | Path) -> None:
 def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) -> Path:
     """Write `encoder` as a model folder that both minisbert and sentence-transformers load.
 
-    The files are written into a temporary folder beside `folder`, which then takes its place, so
-    a crash never leaves a half-written model. A `folder` that exists and is not empty is only
-    replaced with `overwrite=True`.
+    The files are written into a temporary folder beside `folder`, which then takes its place in
+    one step (`files.replace_folder`), so a crash at any moment leaves the old model or the new one,
+    never a part. Temporary folders that an earlier, killed save left beside `folder` are removed
+    first. A `folder` that exists and is not empty is only replaced with `overwrite=True`.
     """
     folder = Path(folder)
     if not overwrite:
@@ -136,7 +162,8 @@ def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) 
     elif folder.exists() and not folder.is_dir():
         raise FileExistsError(f"{folder} exists and is a file, not a folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    remove_stale_temporaries(folder.parent, folder.name)
+    tmp = temporary_folder(folder)
     try:
         write_model_folder(encoder, tmp)
         replace_folder(tmp, folder)

@@ -110,20 +110,39 @@ class PoolingConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> PoolingConfig:
-        """Read either `{"pooling_mode": "mean"}` (newer) or `{"pooling_mode_mean_tokens": true, ...}`."""
+        """Read either `{"pooling_mode": "mean"}` (newer) or `{"pooling_mode_mean_tokens": true, ...}`.
+        Raises a ValueError naming the key whose value has the wrong type, or the mode unknown."""
         dimension = values.get("embedding_dimension", values.get("word_embedding_dimension"))
+        positive_int = isinstance(dimension, int) and not isinstance(dimension, bool) and dimension > 0
+        if dimension is not None and not positive_int:
+            raise ValueError(f"the embedding dimension must be a positive integer, got {dimension!r}")
         if "pooling_mode" in values:
             mode = values["pooling_mode"]
-            modes = (mode,) if isinstance(mode, str) else tuple(mode)
-        else:
-            modes = tuple(name for key, name in LEGACY_KEYS.items() if values.get(key, False))
-            modes = modes or ("mean",)  # sentence-transformers' default when no flag is set
-        return cls(modes=modes, dimension=dimension)
+            modes = (mode,) if isinstance(mode, str) else mode
+            if not isinstance(modes, (list, tuple)) or not all(isinstance(m, str) for m in modes):
+                raise ValueError(f"pooling_mode must be a mode name or a list of them, got {mode!r}")
+            return cls(modes=tuple(modes), dimension=dimension)
+        flags = {key: values[key] for key in LEGACY_KEYS if key in values}
+        wrong = [key for key, on in flags.items() if not isinstance(on, bool)]
+        if wrong:
+            raise ValueError(f"{wrong[0]} must be true or false, got {flags[wrong[0]]!r}")
+        # a file with no flag at all means sentence-transformers' default, mean; one whose flags
+        # are all false asks for nothing, which is a broken file rather than a request for mean
+        if flags and not any(flags.values()):
+            raise ValueError(f"no pooling mode is on: {', '.join(flags)} are all false")
+        modes = tuple(name for key, name in LEGACY_KEYS.items() if flags.get(key, False))
+        return cls(modes=modes or ("mean",), dimension=dimension)
 
     @classmethod
     def from_json(cls, path: str | Path) -> PoolingConfig:
         """Read `1_Pooling/config.json` (the file, or the folder that holds it)."""
-        return cls.from_dict(read_json_object(path, "pooling config"))
+        path = Path(path)
+        path = path / "config.json" if path.is_dir() else path
+        try:
+            return cls.from_dict(read_json_object(path, "pooling config"))
+        except ValueError as err:
+            message = str(err)  # read_json_object's errors name the file already
+            raise ValueError(message if str(path) in message else f"{path}: {message}") from None
 
     def to_dict(self) -> dict:
         """The newer sentence-transformers form."""

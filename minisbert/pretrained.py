@@ -22,6 +22,7 @@ import torch
 from .config import BertConfig
 from .files import read_json, write_json
 from .model import BertModel
+from .weight_checks import check_safetensors_header, check_weight_values
 
 logger = logging.getLogger(__name__)
 
@@ -81,24 +82,44 @@ def read_state_dict(folder: str | Path) -> dict[str, torch.Tensor]:
 
 
 def read_sharded(index_path: Path) -> dict[str, torch.Tensor]:
-    """All the tensors of a sharded checkpoint, shard by shard."""
+    """All the tensors of a sharded checkpoint, shard by shard. Each shard must hold exactly the
+    keys the index assigns to it: a key in two shards, or one the index places elsewhere, would
+    otherwise let one shard's tensor silently replace another's."""
     index = read_json(index_path)
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise ValueError(f'{index_path} is not a valid shard index: it needs a "weight_map" of key → file')
-    shards = sorted(set(weight_map.values()))
-    state = {}
-    for shard in shards:
+    state: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}  # key → the shard it was read from
+    for shard in sorted(set(weight_map.values())):
+        if Path(shard).name != shard or shard in ("", ".", ".."):  # shards sit beside their index
+            raise ValueError(f"{index_path} lists shard {shard!r}: shards are file names in its folder")
         path = index_path.parent / shard
         if not path.is_file():
             raise FileNotFoundError(
                 f"shard {shard} listed in {index_path.name} is missing from {path.parent}"
             )
-        state.update(read_weight_file(path))
+        tensors = read_weight_file(path)
+        for key in tensors:
+            if key in state:
+                raise ValueError(f"{key!r} is in two shards of {index_path}: {origin[key]} and {shard}")
+            if weight_map.get(key) != shard:
+                raise ValueError(f"{path} holds {key!r}, which {index_path.name} does not assign to it")
+        state.update(tensors)
+        origin.update(dict.fromkeys(tensors, shard))
+    missing = [key for key in weight_map if key not in state]
+    if missing:
+        raise ValueError(
+            f"{index_path} assigns {missing[0]!r} to {weight_map[missing[0]]}, which does not hold it"
+            + (f" ({len(missing) - 1} more keys are missing)" if len(missing) > 1 else "")
+        )
     return state
 
 
 def read_weight_file(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of one `.safetensors` or `.bin` file; a ValueError naming it if it is damaged."""
+    if path.suffix == ".safetensors":
+        check_safetensors_header(path)  # before safetensors sees it: see weight_checks.py
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -108,7 +129,9 @@ def read_weight_file(path: Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or corrupt file fails deep inside the reader
         raise ValueError(f"could not read weights from {path}: {err}") from err
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise ValueError(f"{path} does not hold a flat dict of tensors (a state_dict)")
     return state
 
@@ -141,12 +164,14 @@ def match_state_dict(
 ) -> dict[str, torch.Tensor]:
     """Rename the checkpoint's keys to the model's and check them all; record what was done in
     `report`. Returns the state dict to load. Raises a KeyError naming missing or unknown keys, or
-    a ValueError naming a key and both shapes."""
+    a ValueError naming a key and both shapes, or a key that is not floating point or not finite
+    (see `check_weight_values` for why)."""
     expected = model.state_dict()
     state = {}
     for key, tensor in checkpoint.items():
         name = rename_key(key)
         if name in expected:
+            check_weight_values(key, tensor)
             state[name] = tensor
             if name != key:
                 report.renamed[key] = name
@@ -181,14 +206,31 @@ def load_weights(model: BertModel, folder: str | Path) -> LoadReport:
 def load_bert_model_with_report(folder: str | Path) -> tuple[BertModel, LoadReport]:
     """BertModel from a Hugging Face folder (`config.json` and weights), in eval mode, and the
     report of what was loaded, renamed and ignored."""
-    model = BertModel(BertConfig.from_json(folder))
-    report = load_weights(model, folder)
+    config = BertConfig.from_json(folder)
+    checkpoint = read_state_dict(folder)  # allocates no more than the weight files hold
+    check_checkpoint_size(config, checkpoint, folder)
+    model = BertModel(config)
+    report = LoadReport(Path(folder))
+    model.load_state_dict(match_state_dict(checkpoint, model, report), strict=True)
     # skipping buffers and BERT's pooler is routine; skipping a task head is worth a warning
     heads = sorted({why for why in report.ignored.values() if why.startswith(("the pre-", "a task"))})
     if heads:
         logger.warning("%s: ignored %s (not used by the encoder)", folder, "; ".join(heads))
     logger.info("%s", report.summary())
     return model.eval(), report
+
+
+def check_checkpoint_size(config: BertConfig, checkpoint: dict[str, torch.Tensor], folder) -> None:
+    """Refuse a config.json that asks for a model far larger than its checkpoint, before the model
+    is allocated. A few wrong sizes are left to `match_state_dict`, which names each weight and
+    both shapes; more than twice the checkpoint can only be a broken or forged config.json, and
+    building it could allocate gigabytes for nothing."""
+    stored = sum(t.numel() for t in checkpoint.values())
+    if config.parameter_count > 2 * stored:
+        raise ValueError(
+            f"{Path(folder) / 'config.json'} describes a model of {config.parameter_count:,} weights, "
+            f"but the checkpoint holds only {stored:,}: check its sizes (vocab_size, hidden_size, ...)"
+        )
 
 
 def load_bert_model(folder: str | Path) -> BertModel:

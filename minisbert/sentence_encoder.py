@@ -162,6 +162,8 @@ class SentenceEncoder(nn.Module):
             return self.encode([sentences], batch_size, normalize, show_progress, precision)[0]
         sentences = check_texts(sentences, "sentences")
         check_precision(precision)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         encoded = self.tokenizer.encode(sentences, max_length=self.max_seq_length)
@@ -188,16 +190,40 @@ class SentenceEncoder(nn.Module):
         `a` and `b` are arrays (N, D) and (M, D), or lists of sentences to encode first. With no
         `b`, the similarities of `a` with itself.
         """
-        a = self.as_embeddings(a)
-        b = a if b is None else self.as_embeddings(b)
+        a = self.as_embeddings(a, "a")
+        b = a if b is None else self.as_embeddings(b, "b")
+        if a.shape[1] != b.shape[1]:
+            raise ValueError(
+                f"a holds {a.shape[1]}-dimensional embeddings but b {b.shape[1]}-dimensional ones"
+            )
         a, b = (l2_normalize(torch.as_tensor(x, dtype=torch.float32)) for x in (a, b))
         return (a @ b.T).numpy()  # (N, M)
 
-    def as_embeddings(self, x: EmbeddingsOrTexts) -> np.ndarray:
-        """Embeddings (N, D) as float32: arrays pass through, sentences are encoded."""
-        if isinstance(x, str) or (isinstance(x, (list, tuple)) and x and isinstance(x[0], str)):
-            return np.atleast_2d(self.encode(x))
-        x = np.asarray(x, dtype=np.float32)
+    def as_embeddings(self, x: EmbeddingsOrTexts, name: str = "texts") -> np.ndarray:
+        """Embeddings (N, D) as float32: arrays of numbers pass through, sentences are encoded.
+
+        Numbers are a tensor, a numeric array, or rows of numbers ([[0.1, ...], ...]); anything
+        else is taken for sentences, so that a wrong item is named: `b[2] is bytes, not str`."""
+        if not is_numeric(x):
+            return np.atleast_2d(self.encode(check_texts(x, name)))  # (N, D), also (0, D)
+        try:
+            x = np.asarray(x.detach().float().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+        except (TypeError, ValueError) as err:  # ragged rows, a string among numbers
+            raise TypeError(f"{name} must be an (N, D) array of numbers or sentences: {err}") from None
         if x.ndim != 2:
             raise ValueError(f"embeddings must be (N, D), got shape {x.shape}")
         return x
+
+
+def is_numeric(x) -> bool:
+    """Whether `x` holds numbers (embeddings) rather than texts: a tensor, an array of numbers,
+    or a non-empty list or tuple whose first item is a number or a row."""
+    if isinstance(x, torch.Tensor):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biuf"
+    if isinstance(x, (list, tuple)) and x:
+        first = x[0]
+        row = isinstance(first, (list, tuple, np.ndarray, torch.Tensor))
+        return row or (isinstance(first, (int, float, np.number)) and not isinstance(first, bool))
+    return False

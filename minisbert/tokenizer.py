@@ -23,7 +23,8 @@ Shapes: B batch, T tokens (the longest in the batch).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +48,18 @@ MAX_CHARS_PER_WORD = 100  # a longer word is [UNK], as in BERT
 
 def check_texts(texts, name: str = "texts") -> list[str]:
     """A list of strings (a single string counts as a list of one), or a TypeError naming the first
-    item that is not a string."""
+    item that is not a string. Any iterable of strings will do (a generator, a NumPy array of
+    strings, a pandas Series), but not bytes (they iterate as numbers), a mapping (it iterates
+    as its keys) or a set (it has no order, so the output rows would have none)."""
     if isinstance(texts, str):
         return [texts]
-    if not hasattr(texts, "__iter__"):
+    not_a_list = (bytes, bytearray, memoryview, Mapping, AbstractSet)
+    if isinstance(texts, not_a_list) or not hasattr(texts, "__iter__"):
         raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}")
-    texts = list(texts)
+    try:
+        texts = list(texts)
+    except TypeError:  # iter() refused after all, e.g. a 0-d NumPy array
+        raise TypeError(f"{name} must be a list of strings, got {type(texts).__name__}") from None
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"{name}[{i}] is {type(text).__name__}, not str: {text!r:.60}")

@@ -38,13 +38,20 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from .checkpoints import describe_latest, latest_checkpoint, read_checkpoint, write_checkpoint
+from .checkpoints import (
+    describe_latest,
+    latest_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+    write_errors_named,
+)
 from .data import TokenizedColumns
 from .devices import autocast, check_precision, gradient_scaler
 from .evaluation import Evaluator
-from .files import check_new_folder, write_json
+from .files import write_json
 from .optimizer import build_optimizer, warmup_then_linear_decay
 from .plots import plot_training
+from .run_lock import RunLock, check_run_folder
 
 
 @dataclass
@@ -363,16 +370,32 @@ def fit(
     runs every `eval_every` steps and at the end of each epoch; `test_evaluator` runs before
     training (`log["test_before"]`) and after (`log["test_after"]`). With `output_dir`,
     checkpoints go to output_dir/checkpoints/, the final model to output_dir/model/ and the log
-    and plots beside them; `resume=True` continues the run from its last checkpoint.
+    and plots beside them; `resume=True` continues the run from its last checkpoint (or starts it
+    over if it was killed before its first). While the run lasts, the folder is locked against a
+    second run (run_lock.py). A write that fails (a full disk) stops the run with an OSError
+    naming what could not be written and the checkpoint to resume from.
     `stop_after=N` stops after N steps as if interrupted.
     """
     run_dir = None if output_dir is None else Path(output_dir)
-    if run_dir is not None and not resume:
-        check_new_folder(run_dir, "a run", "resume it or choose an empty or new folder")
+    restore = check_run_folder(run_dir, resume)  # refused if in use; False: a new start
     trainer = Trainer(encoder, objectives, config, evaluator)
-    main = trainer.world.is_main
     distributed.barrier()  # every rank has checked the folder before rank 0 writes into it
-    if resume:
+    # rank 0 writes the folder, so it alone holds the lock, until the model is saved
+    with RunLock(run_dir if trainer.world.is_main else None, expect_new=not resume):
+        return train_run(trainer, run_dir, restore, test_evaluator, stop_after, show_progress)
+
+
+def train_run(
+    trainer: Trainer,
+    run_dir: Path | None,
+    restore: bool,
+    test_evaluator: Evaluator | None,
+    stop_after: int | None,
+    show_progress: bool | None,
+) -> dict:
+    """fit's loop, once the run folder is checked and held."""
+    encoder, main = trainer.encoder, trainer.world.is_main
+    if restore:
         trainer.restore(run_dir)
     elif test_evaluator is not None and main:
         trainer.log["test_before"] = test_evaluator(encoder)
@@ -427,7 +450,8 @@ def after_step(trainer: Trainer, run_dir: Path | None) -> None:
     if run_dir is not None and (end or (config.checkpoint_every and step % config.checkpoint_every == 0)):
         state = trainer.state()  # a collective: every rank takes part
         if main:
-            write_checkpoint(run_dir, step, trainer.encoder, state, config.keep_checkpoints)
+            with write_errors_named(f"the checkpoint of step {step} into {run_dir / 'checkpoints'}", run_dir):
+                write_checkpoint(run_dir, step, trainer.encoder, state, config.keep_checkpoints)
             write_log(trainer.log, run_dir)
 
 
@@ -457,12 +481,15 @@ def finish(trainer: Trainer, run_dir: Path | None, test_evaluator: Evaluator | N
         trainer.log["test_after"] = test_evaluator(trainer.encoder)
     if run_dir is None:
         return
-    trainer.encoder.save_pretrained(run_dir / "model", overwrite=True)
+    with write_errors_named(f"the final model {run_dir / 'model'}", run_dir):
+        trainer.encoder.save_pretrained(run_dir / "model", overwrite=True)
     write_log(trainer.log, run_dir)
-    plot_training(trainer.log, run_dir)
+    with write_errors_named(f"the plots in {run_dir}", run_dir):
+        plot_training(trainer.log, run_dir)
 
 
 def write_log(log: dict, run_dir: Path | None) -> None:
     """run_dir/log.json, replaced atomically (a reader never sees half a log)."""
     if run_dir is not None:
-        write_json(run_dir / "log.json", log, atomic=True)
+        with write_errors_named(f"the log {run_dir / 'log.json'}", run_dir):
+            write_json(run_dir / "log.json", log, atomic=True)

@@ -106,6 +106,20 @@ def pytest_runtest_call(item):
 # -- property tests (tests/fuzzing.py): inputs tried and unexpected exceptions, per property -----
 
 
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):  # a pytest-xdist worker: send the counts home
+        from fuzzing import counts_to_send
+
+        session.config.workeroutput["fuzz_counts"] = counts_to_send()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: called in the main process per worker
+def pytest_testnodedown(node, error):
+    from fuzzing import add_counts
+
+    add_counts(getattr(node, "workeroutput", {}).get("fuzz_counts", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
     from fuzzing import report_lines
 

@@ -57,7 +57,7 @@ def fuzz(ci_examples: int):
                 return inner(*args, **kwargs)
             except HypothesisException:  # assume() and friends: hypothesis's own control flow
                 raise
-            except BaseException:
+            except Exception:  # (not BaseException: hypothesis stops a draw with its own StopTest)
                 count.unexpected += 1
                 raise
 
@@ -84,3 +84,18 @@ def report_lines() -> list[str]:
         if c.tried:
             lines.append(f"{name:{width}s}  {c.tried:12,d}  {c.unexpected:21d}")
     return lines
+
+
+# With `pytest -n 2` (pytest-xdist, as `make test` runs), the properties run in worker processes:
+# each worker sends its counts to the main process at the end (conftest.py), which adds them up.
+
+
+def counts_to_send() -> dict[str, list[int]]:
+    return {name: [c.tried, c.unexpected] for name, c in COUNTS.items() if c.tried}
+
+
+def add_counts(received: dict[str, list[int]]) -> None:
+    for name, (tried, unexpected) in received.items():
+        count = COUNTS.setdefault(name, Count())
+        count.tried += tried
+        count.unexpected += unexpected

@@ -182,7 +182,7 @@ def test_the_command_line_round_trip(student, tmp_path):
     listed = subprocess.run([*command, "list"], capture_output=True, text=True)
     assert listed.returncode == 0 and all(e.id in listed.stdout for e in EXERCISES)
     refused = subprocess.run([*command, "make", str(student)], capture_output=True, text=True)
-    assert refused.returncode == 1 and "not empty" in refused.stderr  # never writes over a folder
+    assert refused.returncode == 2 and "not empty" in refused.stderr  # refused before any work
 
 
 # four exercises in the CI run (one per part of the stack); all fifteen with `make test-slow`

@@ -179,5 +179,7 @@ def test_bad_input_is_named(tiny, tmp_path, capsys):
         encode_file(encoder, source, tmp_path)
     with pytest.raises(ValueError, match="at least 1"):
         encode_file(encoder, source, tmp_path / "v.npy", block_lines=0)
-    assert main(["encode", "--model", str(model), "--resume", "a sentence"]) == 1
+    with pytest.raises(SystemExit) as stopped:  # an argument error: exit 2, before any work
+        main(["encode", "--model", str(model), "--resume", "a sentence"])
+    assert stopped.value.code == 2
     assert "--resume and --block-lines need a corpus --file and an output -o" in capsys.readouterr().err

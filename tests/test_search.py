@@ -490,29 +490,26 @@ def test_search_command_recovers_from_a_damaged_cache(tmp_path, capsys, encode_c
 
 
 def test_search_command_errors(tmp_path, capsys):
+    """Arguments that are wrong on their face exit with status 2 before any work; a corpus file
+    that turns out to hold nothing exits with status 1. Either way: one line, naming the problem."""
     (tmp_path / "blank.txt").write_text("\n  \n", encoding="utf-8")
     (tmp_path / "ok.txt").write_text(CORPUS, encoding="utf-8")
-    cases = {
+    ok = str(tmp_path / "ok.txt")
+    wrong_arguments = {
         "corpus file not found: " + str(tmp_path / "none.txt"): ["--corpus", str(tmp_path / "none.txt"), "x"],
-        "holds no sentences": ["--corpus", str(tmp_path / "blank.txt"), "x"],
-        "--top-k must be a positive integer, got 0": [
-            "--corpus",
-            str(tmp_path / "ok.txt"),
-            "x",
-            "--top-k",
-            "0",
-        ],
-        "is a folder": ["--corpus", str(tmp_path / "ok.txt"), "x", "--cache", str(tmp_path)],
+        "--top-k must be a positive integer, got '0'": ["--corpus", ok, "x", "--top-k", "0"],
+        "is a folder": ["--corpus", ok, "x", "--cache", str(tmp_path)],
+        "the following arguments are required: --corpus": ["x"],
+        "--top-k must be a positive integer, got 'two'": ["--corpus", ok, "x", "--top-k", "two"],
     }
-    for message, args in cases.items():
-        assert main(["search", *args]) == 1
-        err = capsys.readouterr().err
-        assert err.startswith("minisbert search: error: ") and message in err and err.count("\n") == 1, err
-    for args in (
-        ["x"],
-        ["--corpus", str(tmp_path / "ok.txt")],
-        ["--corpus", "ok.txt", "x", "--top-k", "two"],
-    ):
-        with pytest.raises(SystemExit) as caught:  # argparse: a missing or malformed argument
+    for message, args in wrong_arguments.items():
+        with pytest.raises(SystemExit) as caught:
             main(["search", *args])
+        err = capsys.readouterr().err
         assert caught.value.code == 2
+        assert err.startswith("minisbert search: error: ") and message in err and err.count("\n") == 1, err
+    assert main(["search", "--corpus", str(tmp_path / "blank.txt"), "x"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("minisbert search: error: ") and "holds no sentences" in err and err.count("\n") == 1
+    )

@@ -24,12 +24,15 @@ through /proc/self/clear_refs (Linux); elsewhere it is not reported.
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .bench_onnx import onnx_contenders
 
 # ---------------------------------------------------------------------------------------------
 # machine measurements
@@ -127,8 +130,12 @@ def sentence_transformers_encoder(folder: Path, batch_size: int):
     return lambda sentences: model.encode(sentences, batch_size=batch_size, convert_to_numpy=True)
 
 
-def encoding_benchmark(encoder, folder, sentences, batch_size=32, rounds=3, reference_sentences=256) -> dict:
-    """Throughput, limit fraction, peak memory and ratio of each implementation (see module doc)."""
+def encoding_benchmark(
+    encoder, folder, sentences, batch_size=32, rounds=3, reference_sentences=256, gold=None, threads=2
+) -> dict:
+    """Throughput, limit fraction, peak memory and ratio of each implementation (see module doc);
+    with `gold` (the STS scores, when `sentences` are the pairs' first then second sentences), the
+    STS Spearman of each and its largest difference to minisbert's vectors."""
     implementations = {"minisbert": (lambda s: encoder.encode(s, batch_size=batch_size), sentences)}
     subset = sentences[:reference_sentences]
     for name, dtype in (("reference float64", np.float64), ("reference float32", np.float32)):
@@ -136,31 +143,27 @@ def encoding_benchmark(encoder, folder, sentences, batch_size=32, rounds=3, refe
     st = sentence_transformers_encoder(folder, batch_size)
     if st is not None:
         implementations["sentence-transformers"] = (st, sentences)
-    lengths = {
-        id(s): [len(ids) for ids, _ in encoder.tokenizer.encode(s, max_length=encoder.max_seq_length)]
-        for _, s in implementations.values()
-    }
-    times = {name: [] for name in implementations}
-    peaks = {name: [] for name in implementations}
-    outputs = {}
-    for _ in range(rounds):
-        for name, (fn, texts) in implementations.items():
-            seconds, peak, outputs[name] = measure(fn, texts)
-            times[name].append(seconds)
-            peaks[name].append(peak)
+    with tempfile.TemporaryDirectory(prefix="minisbert-bench-onnx-") as tmp:
+        for name, fn in onnx_contenders(encoder, Path(tmp), batch_size, threads).items():
+            implementations[name] = (fn, sentences)
+        times, peaks, outputs = time_in_rounds(implementations, rounds)
     limit = matmul_limit(encoder.model.config)
     report = {"matmul_limit_gflops": limit, "implementations": {}}
     for name, (_, texts) in implementations.items():
-        n_tokens = lengths[id(texts)]
+        n_tokens = [len(ids) for ids, _ in encoder.tokenizer.encode(texts, max_length=encoder.max_seq_length)]
         seconds = statistics.median(times[name])
         flops = sum(flops_per_token(encoder.model.config, t) * t for t in n_tokens)
-        report["implementations"][name] = {
+        report["implementations"][name] = row = {
             "sentences": len(texts),
             "sentences_per_s": len(texts) / seconds,
             "tokens_per_s": sum(n_tokens) / seconds,
             "fraction_of_matmul_limit": flops / seconds / 1e9 / limit,
             "peak_memory_mb": max((p for p in peaks[name] if p is not None), default=None),
         }
+        if texts is sentences:  # the whole set: comparable with minisbert's vectors and the gold scores
+            row["max_abs_difference_to_minisbert"] = float(np.abs(outputs[name] - outputs["minisbert"]).max())
+            if gold is not None:
+                row["sts_spearman"] = sts_spearman(outputs[name], gold)
     rows = report["implementations"]
     if "sentence-transformers" in rows:
         base = rows["sentence-transformers"]["sentences_per_s"]
@@ -174,6 +177,29 @@ def encoding_benchmark(encoder, folder, sentences, batch_size=32, rounds=3, refe
         np.abs(outputs["minisbert"][:n] - outputs["reference float64"]).max()
     )
     return report
+
+
+def time_in_rounds(implementations: dict, rounds: int) -> tuple[dict, dict, dict]:
+    """Each implementation in turn, round after round: (times, peaks, last outputs) by name."""
+    times = {name: [] for name in implementations}
+    peaks = {name: [] for name in implementations}
+    outputs = {}
+    for _ in range(rounds):
+        for name, (fn, texts) in implementations.items():
+            seconds, peak, outputs[name] = measure(fn, texts)
+            times[name].append(seconds)
+            peaks[name].append(peak)
+    return times, peaks, outputs
+
+
+def sts_spearman(vectors: np.ndarray, gold) -> float:
+    """Spearman of cos(u_i, v_i) against the gold scores; vectors (2n, D): first sentences, then second."""
+    from .evaluation import spearman
+
+    n = len(gold)
+    u, v = vectors[:n], vectors[n : 2 * n]  # (n, D) each
+    cosine = (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1))  # (n,)
+    return float(spearman(cosine, np.asarray(gold)))
 
 
 def tokenizer_benchmark(tokenizer, folder: Path, sentences: list[str], rounds: int = 3) -> dict:
@@ -206,8 +232,6 @@ def corpus_benchmark(encoder, sentences: list[str], sizes=(20_000, 200_000), bat
     """`encode_file` (corpus.py) on corpora of each size (lines cycling through `sentences`): time and
     peak memory, whose ratio shows that memory stays flat; then the smallest corpus interrupted
     halfway and resumed, compared byte for byte with its uninterrupted output."""
-    import tempfile
-
     from .corpus import BLOCK_LINES, encode_file
 
     report = {"block_lines": BLOCK_LINES, "runs": {}}
@@ -235,13 +259,16 @@ def corpus_benchmark(encoder, sentences: list[str], sizes=(20_000, 200_000), bat
 # printing
 
 
-def format_encoding_row(name: str, row: dict) -> str:
+def format_encoding_row(name: str, row: dict, base: float) -> str:
     label = f"{name} ({row['sentences']})"
     peak = "-" if row["peak_memory_mb"] is None else f"{row['peak_memory_mb']:.0f}"
     ratio = row.get("ratio_to_sentence_transformers")
+    diff, rho = row.get("max_abs_difference_to_minisbert"), row.get("sts_spearman")
     return (
-        f"  {label:28}{row['sentences_per_s']:9.1f}{row['tokens_per_s']:10.0f}"
+        f"  {label:34}{row['sentences_per_s']:9.1f}{row['tokens_per_s']:10.0f}"
         f"{row['fraction_of_matmul_limit']:10.1%}{peak:>9}{'' if ratio is None else f'{ratio:.2f}':>8}"
+        f"{row['sentences_per_s'] / base:8.2f}{'' if diff is None else f'{diff:.1e}':>10}"
+        f"{'' if rho is None else f'{rho:.4f}':>10}"
     )
 
 
@@ -252,10 +279,15 @@ def format_report(report: dict) -> str:
     if enc:
         lines.append(
             f"encoding: {report['sentences']} sentences, batch {report['batch_size']}, "
-            f"{report['threads']} threads; matmul limit {enc['matmul_limit_gflops']:.0f} GFLOP/s"
+            f"{report['threads']} threads, CPU {report.get('cpu', '?')}; "
+            f"matmul limit {enc['matmul_limit_gflops']:.0f} GFLOP/s"
         )
-        lines.append(f"  {'':28}{'sent/s':>9}{'tokens/s':>10}{'of limit':>10}{'peak MB':>9}{'× s-t':>8}")
-        lines += [format_encoding_row(name, row) for name, row in enc["implementations"].items()]
+        lines.append(
+            f"  {'':34}{'sent/s':>9}{'tokens/s':>10}{'of limit':>10}{'peak MB':>9}{'× s-t':>8}"
+            f"{'× mini':>8}{'max |Δ|':>10}{'Spearman':>10}"
+        )
+        base = enc["implementations"]["minisbert"]["sentences_per_s"]
+        lines += [format_encoding_row(name, row, base) for name, row in enc["implementations"].items()]
         st_diff = enc.get("max_abs_difference_to_sentence_transformers")
         if st_diff is not None:
             lines.append(f"  max |minisbert − sentence-transformers| = {st_diff:.1e}")

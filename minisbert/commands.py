@@ -279,12 +279,19 @@ def cmd_bench(args) -> None:
     torch.set_num_threads(args.threads)
     folder = Path(args.model) if args.model else default_model_folder()
     encoder = load_encoder(args)
+    gold = None  # the STS scores, for each contender's Spearman (not with --file)
     if args.file:
         sentences = read_sentences(args)
     else:
         pairs = read_sts(data_path(args.data))
         sentences = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
-    report = {"sentences": len(sentences), "batch_size": args.batch_size, "threads": torch.get_num_threads()}
+        gold = [p.score for p in pairs]
+    report = {
+        "sentences": len(sentences),
+        "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(),
+        "cpu": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...: ratios depend on it
+    }
     if args.corpus_lines:  # only the corpus benchmark
         report["corpus"] = bench.corpus_benchmark(encoder, sentences, args.corpus_lines, args.batch_size)
         print(bench.format_report(report))
@@ -292,7 +299,7 @@ def cmd_bench(args) -> None:
             write_json(args.json, report)
         return
     report["encoding"] = bench.encoding_benchmark(
-        encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences
+        encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences, gold, args.threads
     )
     report["tokenization"] = bench.tokenizer_benchmark(encoder.tokenizer, folder, sentences, args.rounds)
     if not args.skip_memory:

@@ -16,12 +16,22 @@ from minisbert.training import TrainingConfig
 def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
     pairs = read_sts(data_dir / "stsbenchmark" / "sts-dev.csv")
     sentences = [p.sentence1 for p in pairs[:30]] + [p.sentence2 for p in pairs[:30]]
+    gold = [p.score for p in pairs[:30]]
     encoding = bench.encoding_benchmark(
-        encoder, model_folder, sentences, batch_size=8, rounds=1, reference_sentences=6
+        encoder, model_folder, sentences, batch_size=8, rounds=1, reference_sentences=6, gold=gold
     )
     rows = encoding["implementations"]
-    assert set(rows) == {"minisbert", "reference float64", "reference float32", "sentence-transformers"}
+    onnx = {"ONNX Runtime fp32", "ONNX Runtime fp32 fused", "ONNX Runtime int8"}  # the test extra has it
+    torch_ones = {"minisbert", "reference float64", "reference float32", "sentence-transformers"}
+    assert set(rows) == torch_ones | onnx
     assert rows["minisbert"]["sentences"] == 60 and rows["reference float64"]["sentences"] == 6
+    # every contender on the whole set: its vectors against minisbert's, its STS Spearman
+    assert rows["minisbert"]["max_abs_difference_to_minisbert"] == 0.0
+    for name in ("sentence-transformers", "ONNX Runtime fp32", "ONNX Runtime fp32 fused"):
+        assert rows[name]["max_abs_difference_to_minisbert"] < 1e-5, name  # the same fp32 model
+    assert 1e-5 < rows["ONNX Runtime int8"]["max_abs_difference_to_minisbert"] < 0.2  # int8: close, not equal
+    assert rows["minisbert"]["sts_spearman"] > 0.5
+    assert abs(rows["ONNX Runtime fp32"]["sts_spearman"] - rows["minisbert"]["sts_spearman"]) < 1e-3
     assert all(r["sentences_per_s"] > 0 and 0 < r["fraction_of_matmul_limit"] < 1.5 for r in rows.values())
     assert rows["sentence-transformers"]["ratio_to_sentence_transformers"] == 1.0
     assert encoding["max_abs_difference_to_sentence_transformers"] < 1e-5

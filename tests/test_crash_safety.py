@@ -353,8 +353,8 @@ def test_a_full_disk_stops_the_run_with_one_line_and_keeps_the_last_checkpoint(
 
 
 def test_a_second_run_on_a_folder_in_use_is_refused_until_the_first_is_killed(workspace, tokenizer, capsys):
-    """The second run is refused with exit status 1, like every error about the state of files (2 is
-    for a malformed command line), and names the process that holds the folder."""
+    """The second run is refused with exit status 1 (the command line is right; another process is
+    using the folder, which may end any moment) and names the process that holds the folder."""
     run_dir = workspace / "locked"
     args = train_command(workspace, "locked", 4, "--objective", "regression", "--epochs", "1000")
     first = start(args)

@@ -7,8 +7,10 @@ sentence-transformers, on the same model, sentences, batch size and thread count
 Encoding: each implementation encodes the same sentences in turn, round after round (so that a
 slow moment of the machine hurts all of them alike); the median round is reported as sentences/s
 and tokens/s, with the fraction of the machine's measured matmul limit, the peak memory, and the
-ratio to sentence-transformers. The NumPy reference is slow (its GELU calls math.erf per element),
-so it encodes a prefix of the sentences.
+ratio to sentence-transformers. minisbert runs four ways: its default (fp32, linear layers on
+packed weights), fp32 with the plain `F.linear` (what packing gains), bf16 and int8 (the
+precision switch, packed_linear.py). The NumPy reference is slow (its GELU calls math.erf per
+element), so it encodes a prefix of the sentences.
 
 Training (`bench_training.py`): optimizer steps/s of the regression objective, minisbert's
 `Trainer` against a plain PyTorch loop over sentence-transformers' model (same pairs, optimizer
@@ -23,6 +25,7 @@ through /proc/self/clear_refs (Linux); elsewhere it is not reported.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
 import time
@@ -33,9 +36,19 @@ import torch
 import torch.nn.functional as F
 
 from .bench_onnx import onnx_contenders
+from .packed_linear import cpu_flags, cpu_has_vnni, int8_engine, plain_fp32
 
 # ---------------------------------------------------------------------------------------------
 # machine measurements
+
+
+def cpu_description() -> str:
+    """What torch found (AVX2, AVX512, ...) and whether the CPU has the bf16 and VNNI (int8)
+    instructions, on which the bf16 and int8 rows depend: "AVX2, no bf16, no VNNI"."""
+    flags = cpu_flags()
+    bf16 = "bf16" if {"avx512_bf16", "amx_bf16"} & flags else "no bf16"
+    vnni = "VNNI" if cpu_has_vnni() else "no VNNI"
+    return f"{torch.backends.cpu.get_cpu_capability()}, {bf16}, {vnni}"
 
 
 def matmul_limit(config, rows: int = 448, repeats: int = 20) -> float:
@@ -92,6 +105,34 @@ def measure(fn, *args):
 # the encoders under test
 
 
+def minisbert_contenders(encoder, sentences, batch_size: int) -> dict:
+    """{name: (encode function, sentences)}: minisbert's encode at each precision, and fp32 with the
+    plain `F.linear` (packed_linear.py), so that the packing's gain shows on its own line."""
+
+    def plain(texts):
+        with plain_fp32():
+            return encoder.encode(texts, batch_size=batch_size)
+
+    contenders = {"minisbert": (lambda s: encoder.encode(s, batch_size=batch_size), sentences)}
+    contenders["minisbert fp32, plain F.linear"] = (plain, sentences)
+    for precision in ("bf16", "int8"):
+        if precision == "int8" and not int8_available():
+            continue
+        contenders[f"minisbert {precision}"] = (
+            functools.partial(encoder.encode, batch_size=batch_size, precision=precision),
+            sentences,
+        )
+    return contenders
+
+
+def int8_available() -> bool:
+    try:
+        int8_engine()
+        return True
+    except ValueError:  # not an x86 torch: the row is left out
+        return False
+
+
 def reference_encoder(encoder, folder: Path, dtype, batch_size: int):
     """Encode with the NumPy reference: minisbert's tokenizer, batches sorted by length."""
     from reference.pretrained import load_config, load_params
@@ -136,7 +177,7 @@ def encoding_benchmark(
     """Throughput, limit fraction, peak memory and ratio of each implementation (see module doc);
     with `gold` (the STS scores, when `sentences` are the pairs' first then second sentences), the
     STS Spearman of each and its largest difference to minisbert's vectors."""
-    implementations = {"minisbert": (lambda s: encoder.encode(s, batch_size=batch_size), sentences)}
+    implementations = minisbert_contenders(encoder, sentences, batch_size)
     subset = sentences[:reference_sentences]
     for name, dtype in (("reference float64", np.float64), ("reference float32", np.float32)):
         implementations[name] = (reference_encoder(encoder, folder, dtype, batch_size), subset)
@@ -202,6 +243,22 @@ def sts_spearman(vectors: np.ndarray, gold) -> float:
     return float(spearman(cosine, np.asarray(gold)))
 
 
+def encoding_profile(encoder, sentences, batch_size: int = 32, top: int = 8) -> dict:
+    """Where minisbert's fp32 encode spends its time: {operator: share of the CPU time} for the
+    `top` operators by their own time (children excluded), the rest as "other". One encode of
+    `sentences` under torch's profiler, after a warm-up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    encoder.encode(sentences[:batch_size], batch_size=batch_size)  # packs the weights
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        encoder.encode(sentences, batch_size=batch_size)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    shares = {e.key: e.self_cpu_time_total / total for e in events[:top]}
+    shares["other"] = 1.0 - sum(shares.values())
+    return shares
+
+
 def tokenizer_benchmark(tokenizer, folder: Path, sentences: list[str], rounds: int = 3) -> dict:
     """Sentences/s of the `tokenizers` wrapper and of the pure-Python WordPiece in reference/."""
     from reference.tokenizer import encode, read_vocab
@@ -265,7 +322,7 @@ def format_encoding_row(name: str, row: dict, base: float) -> str:
     ratio = row.get("ratio_to_sentence_transformers")
     diff, rho = row.get("max_abs_difference_to_minisbert"), row.get("sts_spearman")
     return (
-        f"  {label:34}{row['sentences_per_s']:9.1f}{row['tokens_per_s']:10.0f}"
+        f"  {label:40}{row['sentences_per_s']:9.1f}{row['tokens_per_s']:10.0f}"
         f"{row['fraction_of_matmul_limit']:10.1%}{peak:>9}{'' if ratio is None else f'{ratio:.2f}':>8}"
         f"{row['sentences_per_s'] / base:8.2f}{'' if diff is None else f'{diff:.1e}':>10}"
         f"{'' if rho is None else f'{rho:.4f}':>10}"
@@ -283,7 +340,7 @@ def format_report(report: dict) -> str:
             f"matmul limit {enc['matmul_limit_gflops']:.0f} GFLOP/s"
         )
         lines.append(
-            f"  {'':34}{'sent/s':>9}{'tokens/s':>10}{'of limit':>10}{'peak MB':>9}{'× s-t':>8}"
+            f"  {'':40}{'sent/s':>9}{'tokens/s':>10}{'of limit':>10}{'peak MB':>9}{'× s-t':>8}"
             f"{'× mini':>8}{'max |Δ|':>10}{'Spearman':>10}"
         )
         base = enc["implementations"]["minisbert"]["sentences_per_s"]
@@ -294,6 +351,10 @@ def format_report(report: dict) -> str:
         lines.append(
             f"  max |minisbert − reference float64| = {enc['max_abs_difference_reference_float64']:.1e}"
         )
+    profile = report.get("profile")
+    if profile:
+        lines.append("profile of minisbert's fp32 encode (share of CPU time, own time of each operator)")
+        lines += [f"  {name:40}{share:7.1%}" for name, share in profile.items()]
     tok = report.get("tokenization")
     if tok:
         lines.append("tokenization")

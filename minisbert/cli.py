@@ -39,6 +39,7 @@ from .commands import (
     cmd_similarity,
     cmd_train,
 )
+from .devices import ENCODING_PRECISIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument(
         "--precision",
         default="fp32",
-        choices=["fp32", "bf16", "fp16"],
-        help="of the matrix multiplies (default fp32; the vectors are float32 either way)",
+        choices=list(ENCODING_PRECISIONS),
+        help="of the matrix multiplies: fp32 (default), bf16, fp16, or int8 for the linear layers "
+        "(CPU only; README, Speed); the vectors are float32 either way",
     )
     enc.add_argument(
         "--resume",

@@ -290,7 +290,7 @@ def cmd_bench(args) -> None:
         "sentences": len(sentences),
         "batch_size": args.batch_size,
         "threads": torch.get_num_threads(),
-        "cpu": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...: ratios depend on it
+        "cpu": bench.cpu_description(),  # AVX2, AVX512, bf16 and VNNI instructions: ratios depend on them
     }
     if args.corpus_lines:  # only the corpus benchmark
         report["corpus"] = bench.corpus_benchmark(encoder, sentences, args.corpus_lines, args.batch_size)
@@ -301,6 +301,7 @@ def cmd_bench(args) -> None:
     report["encoding"] = bench.encoding_benchmark(
         encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences, gold, args.threads
     )
+    report["profile"] = bench.encoding_profile(encoder, sentences, args.batch_size)
     report["tokenization"] = bench.tokenizer_benchmark(encoder.tokenizer, folder, sentences, args.rounds)
     if not args.skip_memory:
         report["memory"] = bench.memory_benchmark(encoder, sentences, batch_size=args.batch_size)

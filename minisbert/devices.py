@@ -23,6 +23,9 @@ faster than fp32 (issue 13); on an AMD EPYC with AVX2 only, bf16 encoded 5.6× s
 448×384 by 384×1536 matrix multiply: fp32 7 ms, bf16 44 ms), because the CPU has no bf16
 arithmetic and every product is emulated. `torch.backends.cpu.get_cpu_capability()` says which
 kind of CPU torch found. fp16 on the CPU is slow everywhere: it is there for GPUs.
+
+Encoding also takes `int8` (ENCODING_PRECISIONS): not autocast but integer linear layers,
+on the CPU only (packed_linear.py). Training refuses it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import contextlib
 import torch
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# encoding also takes int8: integer weights and activations in the linear layers (packed_linear.py)
+ENCODING_PRECISIONS = (*PRECISIONS, "int8")
 
 
 def resolve_device(requested: str | torch.device | None, local_rank: int = 0) -> torch.device:
@@ -53,16 +58,19 @@ def resolve_device(requested: str | torch.device | None, local_rank: int = 0) ->
     return device
 
 
-def check_precision(precision: str) -> str:
-    """`precision` if it is one of PRECISIONS, else a ValueError that lists them."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+def check_precision(precision: str, allowed=tuple(PRECISIONS)) -> str:
+    """`precision` if it is one of `allowed` (training's, by default), else a ValueError that lists
+    them; int8, an encoding precision only, is named as such."""
+    if precision not in allowed:
+        only = " (int8 is for encoding only)" if precision == "int8" else ""
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(allowed)}{only}")
     return precision
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The context in which a forward pass runs at `precision`: nothing changes for fp32."""
-    if check_precision(precision) == "fp32":
+    """The context in which a forward pass runs at `precision`: nothing changes for fp32 (nor for
+    int8, which changes the linear layers themselves: packed_linear.py)."""
+    if check_precision(precision, ENCODING_PRECISIONS) in ("fp32", "int8"):
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=PRECISIONS[precision])
 

@@ -22,20 +22,31 @@ def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
     )
     rows = encoding["implementations"]
     onnx = {"ONNX Runtime fp32", "ONNX Runtime fp32 fused", "ONNX Runtime int8"}  # the test extra has it
+    precisions = {"minisbert fp32, plain F.linear", "minisbert bf16", "minisbert int8"}
     torch_ones = {"minisbert", "reference float64", "reference float32", "sentence-transformers"}
-    assert set(rows) == torch_ones | onnx
+    assert set(rows) == torch_ones | precisions | onnx
     assert rows["minisbert"]["sentences"] == 60 and rows["reference float64"]["sentences"] == 6
     # every contender on the whole set: its vectors against minisbert's, its STS Spearman
     assert rows["minisbert"]["max_abs_difference_to_minisbert"] == 0.0
-    for name in ("sentence-transformers", "ONNX Runtime fp32", "ONNX Runtime fp32 fused"):
+    for name in (
+        "sentence-transformers",
+        "minisbert fp32, plain F.linear",
+        "ONNX Runtime fp32",
+        "ONNX Runtime fp32 fused",
+    ):
         assert rows[name]["max_abs_difference_to_minisbert"] < 1e-5, name  # the same fp32 model
-    assert 1e-5 < rows["ONNX Runtime int8"]["max_abs_difference_to_minisbert"] < 0.2  # int8: close, not equal
+    for name in ("ONNX Runtime int8", "minisbert int8"):
+        assert 1e-5 < rows[name]["max_abs_difference_to_minisbert"] < 0.2, name  # int8: close, not equal
+    assert 1e-5 < rows["minisbert bf16"]["max_abs_difference_to_minisbert"] < 1e-2
     assert rows["minisbert"]["sts_spearman"] > 0.5
     assert abs(rows["ONNX Runtime fp32"]["sts_spearman"] - rows["minisbert"]["sts_spearman"]) < 1e-3
     assert all(r["sentences_per_s"] > 0 and 0 < r["fraction_of_matmul_limit"] < 1.5 for r in rows.values())
     assert rows["sentence-transformers"]["ratio_to_sentence_transformers"] == 1.0
     assert encoding["max_abs_difference_to_sentence_transformers"] < 1e-5
     assert encoding["max_abs_difference_reference_float64"] < 1e-5
+    profile = bench.encoding_profile(encoder, sentences, batch_size=8, top=4)
+    assert len(profile) == 5 and abs(sum(profile.values()) - 1.0) < 1e-6
+    assert max(profile, key=profile.get) in ("mkldnn::_linear_pointwise", "aten::addmm")  # the linear layers
     tokenization = bench.tokenizer_benchmark(encoder.tokenizer, model_folder, sentences, rounds=1)
     assert set(tokenization) == {"wrapper (Rust tokenizers)", "reference (pure Python)"}
     memory = bench.memory_benchmark(encoder, sentences, sizes=(20, 200), batch_size=8)
@@ -48,11 +59,13 @@ def test_encoding_memory_and_training_reports(encoder, model_folder, data_dir):
             "batch_size": 8,
             "threads": 2,
             "encoding": encoding,
+            "profile": profile,
             "tokenization": tokenization,
             "memory": memory,
             "training": training,
         }
     )
+    assert "profile of minisbert's fp32 encode" in text
     assert "sent/s" in text and "steps/s" in text and "ratio" in text and "pure Python" in text
     assert "training: regression objective, batch 8" in text  # the batch size it ran, not a fixed one
 

@@ -35,6 +35,8 @@ READING_ORDER = [
     "model_folder",
     "devices",
     "distributed",
+    "unpadding",
+    "packed_linear",
     "sentence_encoder",
     "losses",
     "text_files",

@@ -3,7 +3,7 @@
 #               then encodes a few sentences and prints their cosine similarity matrix
 #   make test   installs the test dependencies too and runs the whole test suite (what CI runs)
 #   make test-slow  tests marked slow: whole training runs on the real data, assignment isolation
-#                   for every exercise, twenty kills of a training run, a million sentences (~10 min)
+#                   for every exercise, twenty kills of a training run, a million sentences (~15 min)
 #   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
 #   make expected   the expected results of the training exercises over three seeds (README, Teaching)
 #   make bench-corpus  encode --file on 20,000 and 200,000 lines: time, peak memory, resume (~10 min)

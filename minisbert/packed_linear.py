@@ -7,13 +7,13 @@ Everything else in an encode — embeddings, attention, LayerNorm, GELU, pooling
     fp32  the same float32 weights, reordered once into the blocked layout of oneDNN (the CPU
           matrix-multiply library inside PyTorch). `F.linear` copies the weight into the
           library's blocks inside every call; a packed weight skips that. Same arithmetic,
-          another summation order: the vectors differ from the plain path by about 1e-7
-          (tests/test_packed_linear.py).
+          another summation order: the vectors differ from the plain path within 1e-5
+          (tests/test_packed_linear.py; 3.7e-7 on the STS-B test sentences, `minisbert bench`).
     int8  each weight row rounded to 8-bit integers with its own scale (w ≈ scale · q, q in
-          [-127, 127]); each call's activations rounded to 8-bit integers on the fly, one scale
-          for the whole input ("dynamic" quantisation; 7 bits on a CPU without VNNI, see
-          `cpu_has_vnni`), the integer products summed in 32 bits, the result scaled back to
-          float32. Faster multiplies; vectors that move by a few 1e-2 (README, Speed).
+          [-127, 127]); each call's activations rounded to 8-bit unsigned integers on the fly,
+          one scale and zero point for the whole input ("dynamic" quantisation; 7 bits on a
+          CPU without VNNI, see `cpu_has_vnni`), the integer products summed in 32 bits, the
+          result scaled back to float32. Faster multiplies; vectors that move by a few 1e-2 (README, Speed).
 
 Why this is worth a module: over three quarters of encoding time is the linear layers (the
 profile in the README, Speed). What packing gains depends on the CPU: 1.16× in a trial on an
@@ -52,11 +52,15 @@ from torch import nn
 from .unpadding import restore_forwards
 
 ROWS_HINT = 512  # the oneDNN layout is chosen for about this many rows (B·T) a call; any count works
-PACK_MIN_BATCHES = 8  # fp32: below this many batches packing costs more than it can save
+# fp32: below this many batches, packing (about 45 ms for all-MiniLM-L6-v2) costs more than it
+# can save on the CPUs where it saves at all
+PACK_MIN_BATCHES = 8
 INT8_MAX = 127  # symmetric weights: q in [-127, 127], so that -q is representable too
 
 LinearForward = Callable[[torch.Tensor], torch.Tensor]  # (B, T, K) → (B, T, N)
-PLAIN_FP32 = contextvars.ContextVar("plain_fp32", default=False)  # set by `plain_fp32()`
+# set by `plain_fp32()`; a context variable, not a module flag, so that one thread's (or task's)
+# comparison does not switch packing off for another
+PLAIN_FP32 = contextvars.ContextVar("plain_fp32", default=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,6 +71,7 @@ def pack_fp32(linear: nn.Linear) -> LinearForward:
     """The forward of `linear` on its weight reordered once into oneDNN's blocked layout."""
     weight = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), ROWS_HINT)  # (N, K), blocked
     bias = None if linear.bias is None else linear.bias.detach()  # (N,)
+    # "none", [], "": no operation fused after the multiply, no arguments for it, default algorithm
     return lambda x: torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")  # (..., N)
 
 
@@ -120,15 +125,15 @@ def int8_engine(engines: list[str] | None = None) -> str:
 
 
 def pack_int8(linear: nn.Linear) -> LinearForward:
-    """The forward of `linear` with int8 weights (per row) and int8 activations (per call)."""
+    """The forward of `linear` with int8 weights (per row) and 8-bit activations (per call).
+    Sets `torch.backends.quantized.engine` (process-wide) to the engine the kernel runs on."""
     torch.backends.quantized.engine = int8_engine()
     weight = linear.weight.detach().float()  # (N, K)
     q, scale = quantize_rows(weight)
     with warnings.catch_warnings():  # quantised tensors are deprecated (module docstring)
         warnings.filterwarnings("ignore", message=".*quantized tensor", category=UserWarning)
-        qweight = torch._make_per_channel_quantized_tensor(
-            q, scale.double(), torch.zeros_like(scale, dtype=torch.long), 0
-        )  # (N, K)
+        zero_points = torch.zeros_like(scale, dtype=torch.long)  # symmetric: 0 is 0
+        qweight = torch._make_per_channel_quantized_tensor(q, scale.double(), zero_points, 0)  # axis 0: rows
         bias = None if linear.bias is None else linear.bias.detach().float()
         packed = torch.ops.quantized.linear_prepack(qweight, bias)
     reduce_range = not cpu_has_vnni()
@@ -141,8 +146,10 @@ def cpu_has_vnni(cpuinfo: str | None = None) -> bool:
     Without them (AVX2 only), the kernel adds pairs of products in 16 bits first, which 8-bit
     activations could overflow (2 · 255 · 127 > 2^15 − 1): there the activations are rounded to 7
     bits instead ("reduce_range"; 2 · 127 · 127 < 2^15), which costs some accuracy (README, Speed).
-    Unknown flags (not Linux) count as absent, the safe choice."""
-    return bool({"avx512_vnni", "avx_vnni"} & cpu_flags(cpuinfo))
+    Only AVX-512 VNNI counts: torch's own check (`torch.cpu._is_vnni_supported`) does not yet count
+    the AVX2 form (avx_vnni), so neither does this. Unknown flags (not Linux) count as absent, the
+    safe choice."""
+    return "avx512_vnni" in cpu_flags(cpuinfo)
 
 
 @functools.cache
@@ -166,9 +173,10 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
 
 
 def uses_packed_linears(device: torch.device, precision: str, batches: int = PACK_MIN_BATCHES) -> bool:
-    """Whether an encode of `batches` batches runs under `packed_linears`. int8 on another device
-    than the CPU is an error; fp32 is packed on the CPU for calls of PACK_MIN_BATCHES batches or
-    more, where the one-time check passes."""
+    """Whether an encode of `batches` batches runs under `packed_linears` (by default: would a long
+    enough call be?). int8 on another device than the CPU is an error; fp32 is packed on the CPU
+    for calls of PACK_MIN_BATCHES batches or more, where the one-time check passes, and not within
+    `plain_fp32()`."""
     if precision == "int8":
         if device.type != "cpu":
             raise ValueError(f"precision 'int8' runs on the CPU only, not on {device.type}")

@@ -9,15 +9,20 @@ goes, treat every position on its own, so their rows for padding can be skipped:
     y    = zeros (B·T, N);  y[rows] = x[rows] Wᵀ + b      instead of y = x Wᵀ + b on all B·T rows
 
 Why the result is the same: nothing a real token computes reads a padding position's value. In
-attention a padding key gets the mask's most negative number, so its probability is exactly 0 and
-its value vector is multiplied by 0; pooling counts real tokens only. A padding row of zeros stays
-finite through LayerNorm and GELU, so 0 · it is 0. The gradients agree too: a padding position
-receives an exactly zero gradient either way, so it adds nothing to any weight's gradient. Only
-the order of the sums inside the matrix multiply changes (tests/test_unpadding.py: weights after
-training steps with dropout on agree within `fp32_training`).
+attention a padding key gets the mask's most negative number (`torch.finfo(dtype).min`, from
+`additive_attention_mask` in model.py), so its probability is exactly 0 and its value vector is
+multiplied by 0; pooling counts real tokens only. A padding row of zeros stays finite through
+LayerNorm and GELU, so 0 · it is 0 (were it inf or NaN, 0 · it would be NaN). The gradients
+agree too: a padding position receives an exactly zero gradient either way, so it adds nothing
+to any weight's gradient. Only the order of the sums inside the matrix multiply changes
+(tests/test_unpadding.py: weights after training steps with dropout on agree within
+`fp32_training`, but for the key biases, whose gradient is zero in exact arithmetic and which
+Adam moves by rounding noise).
 
-`real_tokens_only(model)` swaps the forward of each `nn.Linear` inside `model` (a BertModel) for the
-length of a block; a forward pre-hook on the model reads each call's attention mask. The rest of
+`real_tokens_only(model)` swaps the forward of each `nn.Linear` inside `model` (a BertModel) while a
+`with real_tokens_only(model):` block runs (assigning `linear.forward` stores a function in the
+instance's `__dict__`, which Python looks in before the class; removing it uncovers the class's
+method again); a forward pre-hook on the model reads each call's attention mask. The rest of
 the model runs as `model.py` writes it, so a student's attention or embeddings still run.
 """
 

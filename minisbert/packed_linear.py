@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .unpadding import restore_forwards
+from .unpadding import linear_forwards
 
 ROWS_HINT = 512  # the oneDNN layout is chosen for about this many rows (B·T) a call; any count works
 # fp32: below this many batches, packing (about 45 ms for all-MiniLM-L6-v2) costs more than it
@@ -209,13 +209,5 @@ def packed_linears(model: nn.Module, precision: str) -> Iterator[None]:
     place without moving their version counter. Packing costs about 45 ms (fp32) or 0.2 s (int8)
     for all-MiniLM-L6-v2, which is why `encode` packs fp32 only for calls of PACK_MIN_BATCHES
     batches or more."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    pack = pack_fp32 if precision == "fp32" else pack_int8
-    forwards = [pack(m) for m in linears]  # pack everything before swapping anything
-    before = [linear.__dict__.get("forward") for linear in linears]  # another swap may be in force
-    try:
-        for linear, forward in zip(linears, forwards, strict=True):
-            linear.forward = forward  # an instance attribute hides the class's forward
+    with linear_forwards(model, pack_fp32 if precision == "fp32" else pack_int8):
         yield
-    finally:
-        restore_forwards(linears, before)

@@ -67,13 +67,25 @@ def real_rows_forward(linear: nn.Linear, rows: RealRows) -> Callable[[torch.Tens
     return forward
 
 
-def restore_forwards(linears: list[nn.Linear], before: list) -> None:
-    """Give each layer back the forward it had before a swap: its class's, or an earlier swap's."""
-    for linear, forward in zip(linears, before, strict=True):
-        if forward is None:
-            linear.__dict__.pop("forward", None)
-        else:
-            linear.forward = forward
+@contextlib.contextmanager
+def linear_forwards(model: nn.Module, make_forward: Callable[[nn.Linear], Callable]) -> Iterator[None]:
+    """Within the block, every `nn.Linear` of `model` runs `make_forward(linear)` instead of its
+    own forward; after it, each has back the forward it had before (its class's, or an earlier
+    swap's), whatever happened inside. Shared by `real_tokens_only` and packed_linear.py.
+    Every new forward is made before any is swapped in, so that a failure leaves nothing swapped."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    forwards = [make_forward(linear) for linear in linears]
+    before = [linear.__dict__.get("forward") for linear in linears]  # another swap may be in force
+    try:
+        for linear, forward in zip(linears, forwards, strict=True):
+            linear.forward = forward  # an instance attribute hides the class's forward
+        yield
+    finally:
+        for linear, forward in zip(linears, before, strict=True):
+            if forward is None:
+                linear.__dict__.pop("forward", None)
+            else:
+                linear.forward = forward
 
 
 @contextlib.contextmanager
@@ -81,13 +93,9 @@ def real_tokens_only(model: nn.Module) -> Iterator[None]:
     """Within the block, every `nn.Linear` of `model` multiplies the real tokens' rows only; after
     it, each has its own forward back and the hook is gone, whatever happened inside."""
     rows = RealRows()
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    before = [linear.__dict__.get("forward") for linear in linears]  # another swap may be in force
     hook = model.register_forward_pre_hook(rows.capture, with_kwargs=True)
     try:
-        for linear in linears:
-            linear.forward = real_rows_forward(linear, rows)  # an instance attribute hides the class's
-        yield
+        with linear_forwards(model, lambda linear: real_rows_forward(linear, rows)):
+            yield
     finally:
         hook.remove()
-        restore_forwards(linears, before)

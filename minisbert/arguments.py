@@ -8,7 +8,8 @@ which refuses, the same way, everything the arguments alone show to be wrong:
 
     types and ranges    a batch size of 0, a learning rate of nan, a warm-up ratio of 1.5
     inputs              a data file, corpus or folder that does not exist
-    outputs             a run or model folder that already holds something (without --resume)
+    outputs             a run or model folder that already holds something (without --resume),
+                        an embeddings file that exists (without --overwrite)
     conflicts           options that only act with another objective, --resume without a run,
                         sentences given both as arguments and with --file
 
@@ -140,6 +141,10 @@ def check_encode(args) -> None:
         raise BadArguments("--resume and --block-lines need a corpus --file and an output -o")
     if args.output and Path(args.output).is_dir():
         raise BadArguments(f"the output {args.output} is a folder: give a file name such as vectors.npy")
+    if args.output and Path(args.output).exists() and not args.overwrite:
+        raise BadArguments(
+            f"the output {args.output} exists: add --overwrite to replace it, or name another file"
+        )
 
 
 def check_similarity(args) -> None:

@@ -59,7 +59,7 @@ README_EDITS = (
         r"\s+seeded mistakes\s+included;",
         "recorded from a correct solution);",
     ),
-    (r"\s+\(see Teaching\)", ""),
+    (r"\s+\(see\s+Teaching(?:\s+with\s+minisbert)?\)", ""),  # "(see Teaching with minisbert)" too
 )
 
 

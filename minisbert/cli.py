@@ -5,8 +5,9 @@
     minisbert similarity "A man eats." "Someone is eating." "The sky is blue."
     minisbert info [FOLDER]
     minisbert evaluate --data ../shared/data/stsbenchmark/sts-test.csv
-    minisbert search --corpus sentences.txt "A query." ["Another." ...] [--top-k 5] [--cache FILE.npy]
+    minisbert search --corpus sentences.txt "A query." ["Another." ...] [--top-k 10] [--cache FILE.npy]
     minisbert train --objective regression --data ../shared/data/stsbenchmark/sts-train.csv --output runs/sts
+    minisbert export --onnx FOLDER                   (a model folder with model.onnx, for ONNX Runtime)
     minisbert assignment list | make OUT [--exercises ID ...] | grade [REPO] [--json FILE]
     minisbert check [REPO]                           (where a student's encoder first differs)
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     enc = add("encode", cmd_encode, "embed sentences", sentences=True)
     enc.add_argument("-o", "--output", help="write the embeddings to this .npy file instead of printing")
+    enc.add_argument("--overwrite", action="store_true", help="replace the -o file if it exists")
     enc.add_argument("--no-normalize", action="store_true", help="skip the model's L2 normalisation")
     enc.add_argument(
         "--precision",
@@ -250,12 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(2)
     except (
         OSError,  # files: not found, exists, a full disk; a run folder in use; a lost torchrun rank
+        ImportError,  # an optional package a command needs (export: onnx), named with how to install it
         ValueError,
         TypeError,
         KeyError,
         FloatingPointError,
     ) as err:
-        print(f"minisbert {args.command}: error: {err}", file=sys.stderr)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # str(KeyError) adds quotes
+        print(f"minisbert {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

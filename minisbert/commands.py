@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_save_array
+
 
 def read_sentences(args) -> list[str]:
     """Sentences from the arguments, or one a line from --file (or stdin)."""
@@ -54,7 +56,7 @@ def cmd_encode(args) -> None:
     encoder = load_encoder(args)
     vectors = encoder.encode(sentences, args.batch_size, normalize, precision=args.precision)  # (N, D)
     if args.output:
-        np.save(args.output, vectors)
+        atomic_save_array(args.output, vectors)  # the file named, never half-written
         print(f"wrote {vectors.shape[0]} × {vectors.shape[1]} embeddings to {args.output}", file=sys.stderr)
     else:
         np.savetxt(sys.stdout, vectors, fmt="%.6f")

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import distributed, text_files
 from .files import read_json, write_json
 
 BLOCK_LINES = 4096  # lines encoded (and written) at a time: the unit of progress and of memory
@@ -220,11 +220,11 @@ def encode_file(
 
 
 def read_corpus(path: Path) -> list[tuple[int, str]]:
-    """(line number, sentence) of each non-blank line of a UTF-8 text file."""
+    """(line number, sentence) of each non-blank line of a UTF-8 text file (bytes that are not
+    UTF-8: a ValueError naming the line; text_files.py)."""
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found: {path}")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    found = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    found = [(number, line) for number, line in text_files.read_lines(path) if line.strip()]
     if not found:
         raise ValueError(f"{path} holds no sentences (one a line)")
     return found

@@ -20,8 +20,8 @@ which a graph cannot record): the tokenizer already keeps ids and lengths within
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,30 +29,44 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .model_folder import save_sentence_encoder
+
 ONNX_FILE = "model.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "sentence_embedding"
 OPSET = 18  # the ONNX operator set: 18 is read by every ONNX Runtime since 1.14
+EXPORTER_PACKAGES = ("onnx", "onnxscript")  # what torch.onnx.export(dynamo=True) imports
 
 
 def export_onnx(encoder, folder: str | Path, overwrite: bool = False) -> Path:
     """Write `encoder` (a SentenceEncoder) as a model folder with its graph in FOLDER/model.onnx.
+    Returns the path of model.onnx.
 
-    The model folder is written first (`save_pretrained`, which refuses to replace an existing
-    folder unless `overwrite`), then the graph, through a temporary file renamed into place.
-    """
-    folder = encoder.save_pretrained(folder, overwrite=overwrite)
-    target = folder / ONNX_FILE
-    tmp = folder / f".{ONNX_FILE}.tmp-{os.getpid()}"
-    was_training = encoder.training
+    The folder and its graph appear together or not at all: both are written into a temporary
+    folder that then takes FOLDER's place (`model_folder.save_sentence_encoder`, which refuses to
+    replace a folder that holds something unless `overwrite`). The encoder is left as it was
+    (device, train or eval mode)."""
+    check_exporter_installed()
+    device, was_training = encoder.device, encoder.training
     encoder.eval()  # dropout off: the graph is for inference
     try:
-        export_graph(encoder.cpu(), tmp)
-        os.replace(tmp, target)
+        folder = save_sentence_encoder(
+            encoder, folder, overwrite, also=lambda new: export_graph(encoder.cpu(), new / ONNX_FILE)
+        )
     finally:
-        tmp.unlink(missing_ok=True)
-        encoder.train(was_training)
-    return target
+        encoder.to(device).train(was_training)
+    return folder / ONNX_FILE
+
+
+def check_exporter_installed() -> None:
+    """torch.onnx's exporter needs the `onnx` and `onnxscript` packages (minisbert's onnx extra):
+    an ImportError that says how to install them, before anything is written."""
+    missing = [name for name in EXPORTER_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"exporting to ONNX needs the {' and '.join(missing)} package(s), not installed: "
+            f"pip install -e '.[onnx]' in minisbert's folder (or pip install {' '.join(missing)})"
+        )
 
 
 def export_graph(encoder, path: Path) -> None:

@@ -1,12 +1,12 @@
 """Reading and writing the small files of model folders and training runs, safely.
 
 Every JSON file minisbert reads or writes goes through `read_json` / `write_json`, and every file or
-folder that must never be seen half-written goes through `atomic_write_text` / `replace_folder`:
-the new content is written beside the target and then renamed over it. A rename within one file
-system is atomic, so a crash at any moment leaves either the old content or the new, never a part.
-A folder cannot be renamed over a full one, so an old folder is swapped with the new in one step
-(Linux's renameat2 exchange). What a killed writer leaves beside its target, a temporary folder
-named after its process, is removed by the next writer (`remove_stale_temporaries`).
+folder that must never be seen half-written goes through `atomic_write_text`, `atomic_save_array`
+or `replace_folder`: the new content is written beside the target and then renamed over it. A
+rename within one file system is atomic, so a crash at any moment leaves either the old content or
+the new, never a part. A folder cannot be renamed over a full one, so an old folder is swapped with
+the new in one step (Linux's renameat2 exchange). What a killed writer leaves beside its target, a
+temporary folder named after its process, is removed by the next writer (`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -67,10 +67,28 @@ def write_json(path: str | Path, value, atomic: bool = False) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a file so that readers see the old or the new content, never a part."""
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_save_array(path: str | Path, array) -> None:
+    """Write a NumPy array as a .npy file at exactly `path`, atomically (`np.save` given a name
+    would add ".npy" to one that lacks it: `-o vectors` must write `vectors`)."""
+    import numpy as np
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save adds no suffix
+            np.save(f, array)
+
+    atomic_write(path, save)
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call `write(tmp)` to write the new content into a temporary file beside `path`, then
+    rename it to `path`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # a full disk must not leave a partial temporary file behind

@@ -20,6 +20,7 @@ load what minisbert saves.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,13 +149,17 @@ def write_model_folder(encoder, folder: str | Path) -> None:
         write_json(folder / "2_Normalize" / "config.json", {})
 
 
-def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) -> Path:
+def save_sentence_encoder(
+    encoder, folder: str | Path, overwrite: bool = False, also: Callable[[Path], None] | None = None
+) -> Path:
     """Write `encoder` as a model folder that both minisbert and sentence-transformers load.
 
     The files are written into a temporary folder beside `folder`, which then takes its place in
     one step (`files.replace_folder`), so a crash at any moment leaves the old model or the new one,
     never a part. Temporary folders that an earlier, killed save left beside `folder` are removed
     first. A `folder` that exists and is not empty is only replaced with `overwrite=True`.
+    `also(new_folder)` writes more files into the new folder before it takes its place (export.py:
+    the ONNX graph), so that they too appear all at once or not at all.
     """
     folder = Path(folder)
     if not overwrite:
@@ -166,6 +171,8 @@ def save_sentence_encoder(encoder, folder: str | Path, overwrite: bool = False) 
     tmp = temporary_folder(folder)
     try:
         write_model_folder(encoder, tmp)
+        if also is not None:
+            also(tmp)
         replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

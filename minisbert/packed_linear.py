@@ -17,9 +17,9 @@ Everything else in an encode — embeddings, attention, LayerNorm, GELU, pooling
 
 Why this is worth a module: over three quarters of encoding time is the linear layers (the
 profile in the README, Speed). What packing gains depends on the CPU: 1.16× in a trial on an
-AVX-512 EPYC (issue 13), nothing measurable on an AVX2-only one (`minisbert bench` prints both
-paths). Why only on the CPU and in inference: on a GPU the vendor library packs for itself, and in
-training the weights change every step (training skips the padding instead: unpadding.py).
+AVX-512 EPYC, 1.00 to 1.12 on an AVX2-only one (`minisbert bench` prints both paths). Why only
+on the CPU and in inference: on a GPU the vendor library packs for itself, and in training the
+weights change every step (training skips the padding instead: unpadding.py).
 
 What it depends on, said plainly: the fp32 path calls two operators that PyTorch registers for its
 own compiler (`torch.ops.mkldnn._reorder_linear_weight` and `_linear_pointwise`, used when

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +36,11 @@ from .pretrained import default_model_folder, load_bert_model
 from .tokenizer import WordPieceTokenizer, check_texts
 
 PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
+# One encode at a time in a process. While an encode runs, its model is in eval mode and its linear
+# layers may run swapped forwards (packed_linear.py: int8 ones, with precision="int8"); an encode
+# in another thread must not run on them. Torch already spreads each encode over every core, so
+# taking turns costs little. (Re-entrant: a call that encodes inside an encode does not wait.)
+ONE_ENCODE_AT_A_TIME = threading.RLock()
 EmbeddingsOrTexts = np.ndarray | torch.Tensor | Sequence[str] | str  # (N, D) vectors, or sentences
 
 
@@ -163,7 +169,8 @@ class SentenceEncoder(nn.Module):
         of `self(**batch)`.
         "bf16" or "fp16" runs the matrix multiplies in that type under autocast (devices.py);
         "int8" runs the linear layers in 8-bit integers (CPU only, packed_linear.py). The vectors
-        come back as float32 whatever the precision.
+        come back as float32 whatever the precision. Encodes from several threads take turns
+        (`ONE_ENCODE_AT_A_TIME`).
         """
         if isinstance(sentences, str):
             return self.encode([sentences], batch_size, normalize, show_progress, precision)[0]
@@ -178,17 +185,18 @@ class SentenceEncoder(nn.Module):
         if show_progress is None:
             show_progress = sys.stderr.isatty() and len(batches) >= PROGRESS_MIN_BATCHES
         out = np.empty((len(sentences), self.dimension), dtype=np.float32)  # (N, D)
-        was_training = self.training
-        self.eval()  # dropout off
-        try:
-            with torch.inference_mode(), self.running_at(precision, len(batches)):
-                for rows in tqdm(batches, desc="encoding", unit="batch", disable=not show_progress):
-                    batch = self.tokenizer.pad([encoded[i] for i in rows])
-                    batch = {k: v.to(self.device) for k, v in batch.items()}
-                    embeddings = self(**batch, normalize=normalize)  # (B, D)
-                    out[rows] = embeddings.float().cpu().numpy()
-        finally:
-            self.train(was_training)
+        with ONE_ENCODE_AT_A_TIME:
+            was_training = self.training
+            self.eval()  # dropout off
+            try:
+                with torch.inference_mode(), self.running_at(precision, len(batches)):
+                    for rows in tqdm(batches, desc="encoding", unit="batch", disable=not show_progress):
+                        batch = self.tokenizer.pad([encoded[i] for i in rows])
+                        batch = {k: v.to(self.device) for k, v in batch.items()}
+                        embeddings = self(**batch, normalize=normalize)  # (B, D)
+                        out[rows] = embeddings.float().cpu().numpy()
+            finally:
+                self.train(was_training)
         return out
 
     def running_at(self, precision: str, batches: int) -> contextlib.ExitStack:

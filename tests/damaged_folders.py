@@ -1,5 +1,5 @@
 """Build small model folders and damage them: the pieces shared by test_corrupted_weights.py and
-test_corrupted_configs.py (issue 12).
+test_corrupted_configs.py.
 
 Each of those modules makes one intact tiny folder per module (`make_tiny_folder`, in its `tiny`
 fixture); each test then damages its own copy of one file (`folder_with`, or the builders of

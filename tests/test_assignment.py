@@ -136,6 +136,7 @@ def test_the_student_version_passes_the_linter_and_leaks_nothing(student):
     assert not [path for path in TEACHER_ONLY if (student / path).exists()]
     readme = (student / "README.md").read_text(encoding="utf-8")
     assert "## Teaching with minisbert" not in readme and "## Your assignment" in readme
+    assert "(see Teaching" not in readme  # a pointer to the section it no longer has
     named = {path.removeprefix("tests/") for path in TEACHER_ONLY}  # as the docs name them
     docs = [*student.rglob("*.md"), *(student / "tests" / "exercises").glob("*.py")]
     dead = [(p.name, n) for p in docs for n in named if n in p.read_text(encoding="utf-8")]
@@ -341,6 +342,22 @@ def test_the_teachers_guide_lists_every_exercise_with_its_points():
         if len(cells) == 4 and cells[1].isdigit():
             rows[cells[0]] = int(cells[1])
     assert rows == {e.id: e.points for e in EXERCISES}
+
+
+def test_the_teachers_guide_names_everything_cut_with_an_exercise():
+    """Its section on what a student version gives away names every `also_cut` file and function
+    (or tutorial section), and says which exercises cut nothing else."""
+    text = (ROOT / "TEACHERS.md").read_text(encoding="utf-8")
+    section = squashed(text.split("## What a student version gives away")[1].split("\n## ")[0])
+    missing = []
+    for e in EXERCISES:
+        for cut in e.also_cut:
+            path, name = cut.split("::")
+            named = name.replace(" ", "") if name.startswith("section ") else f"`{name}`"
+            missing += [f"{e.id}: {part}" for part in (f"`{path}`", named) if part not in section]
+    assert missing == []
+    nothing_else = [e.id for e in EXERCISES if not e.also_cut]
+    assert squashed(f"{', '.join(nothing_else[:-1])} and {nothing_else[-1]} cut nothing else") in section
 
 
 # The heart of each exercise's solution, in every form this repository writes it (PyTorch, the

@@ -157,6 +157,16 @@ CASES = {
         r"sentence file not found",
     ),
     "an output that is a folder": (["encode", "a", "-o", "{root}"], "encode", r"is a folder"),
+    "an output file that exists": (
+        ["encode", "a", "-o", "{corpus}"],
+        "encode",
+        r"corpus\.txt exists: add --overwrite to replace it",
+    ),
+    "a corpus output file that exists": (
+        ["encode", "--file", "{corpus}", "-o", "{corpus}"],
+        "encode",
+        r"exists: add --overwrite",
+    ),
     "a top-k of zero": (["search", "q", "--corpus", "{corpus}", "--top-k", "0"], "search", r"--top-k must"),
     "a corpus that does not exist": (
         ["search", "q", "--corpus", "{nowhere}"],
@@ -212,9 +222,17 @@ def test_a_wrong_command_line_is_one_line_and_exit_2(no_work, files, argv, comma
             "train",
         ),
         (["encode", "--file", "{corpus}", "-o", "{new}.npy", "--block-lines", "7"], "encode"),
+        (["encode", "a", "-o", "{corpus}", "--overwrite"], "encode"),
         (["init", "--data", "{sts}", "--output", "{new}", "--max-seq-length", "64"], "init"),
     ],
-    ids=["a plain training run", "a resumed run", "triplet with a margin", "a streamed corpus", "init"],
+    ids=[
+        "a plain training run",
+        "a resumed run",
+        "triplet with a margin",
+        "a streamed corpus",
+        "replacing an output",
+        "init",
+    ],
 )
 def test_a_right_command_line_reaches_its_command(no_work, files, argv, command):
     """The checks refuse only what is wrong (otherwise the refusals above prove little)."""
@@ -234,8 +252,13 @@ def test_the_training_defaults_survive_the_checks(no_work, files):
     [
         (["encode", "--file", "{latin1}"], r"latin1\.txt, line 2: byte 0xe9 at byte 4 is not UTF-8"),
         (["init", "--data", "{latin1}", "--output", "{new}"], r"latin1\.txt, line 2: byte 0xe9"),
+        (["search", "q", "--corpus", "{latin1}"], r"latin1\.txt, line 2: byte 0xe9"),
     ],
-    ids=["a sentence file that is not UTF-8", "init on a file that is not UTF-8"],
+    ids=[
+        "a sentence file that is not UTF-8",
+        "init on a file that is not UTF-8",
+        "a search corpus that is not UTF-8",
+    ],
 )
 def test_a_bad_file_found_while_working_is_exit_1_naming_the_line(files, argv, says):
     status, err = run_main(fill(argv, files))

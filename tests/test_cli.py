@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from helpers import assert_close
 
 from minisbert.cli import main
@@ -22,6 +23,18 @@ def test_encode_to_npy(tmp_path, encoder):
     out = tmp_path / "v.npy"
     assert main(["encode", "A man is eating.", "The sky is blue.", "-o", str(out)]) == 0
     assert_close(np.load(out), encoder.encode(["A man is eating.", "The sky is blue."]), "fp32_model")
+
+
+def test_encode_writes_the_file_named_and_replaces_it_only_when_told(tmp_path, encoder):
+    out = tmp_path / "vectors"  # no .npy: written as named (np.save alone would write vectors.npy)
+    assert main(["encode", "first", "-o", str(out)]) == 0
+    first = np.load(out)
+    with pytest.raises(SystemExit):  # refused before any work: the file is kept
+        main(["encode", "second", "-o", str(out)])
+    np.testing.assert_array_equal(np.load(out), first)
+    assert main(["encode", "second", "-o", str(out), "--overwrite"]) == 0
+    assert_close(np.load(out), encoder.encode(["second"]), "fp32_model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors"]  # no temporary left beside it
 
 
 def test_encode_from_file_and_stdin_print(tmp_path, encoder):

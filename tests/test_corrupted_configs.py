@@ -1,5 +1,5 @@
 """Damaged config files end in an error that names the file and the field, never in a crash
-later on, and never in a model sized by a typo (issue 12).
+later on, and never in a model sized by a typo.
 
 A model folder comes from a download, a disk or a colleague: its JSON files can be cut short or
 written by hand with a mistake in them. The loader must say which file is wrong and why (a

@@ -1,5 +1,5 @@
 """Damaged weight files end in an error that names the file and the problem, never in a crash
-deep inside a reader, and never in a huge allocation (issue 12).
+deep inside a reader, and never in a huge allocation.
 
 A model folder comes from a download, a disk or a colleague: its weights can be cut short, have
 bytes flipped, or be written by hand with a mistake in it (or forged on purpose). The loader must

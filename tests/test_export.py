@@ -66,3 +66,44 @@ def test_the_command_line_refuses_a_folder_that_holds_something(exported, capsys
         main(["export", "--onnx", str(exported)])
     assert stopped.value.code == 2
     assert "is not empty" in capsys.readouterr().err
+
+
+def test_a_failed_export_leaves_no_folder_and_the_old_one_whole(encoder, tmp_path, monkeypatch):
+    """The folder and its graph appear together or not at all: an export that fails while writing
+    the graph leaves no new folder, and with overwrite=True the old folder as it was."""
+    from minisbert import export
+
+    def failing(encoder, path):
+        path.write_bytes(b"half a graph")
+        raise RuntimeError("the exporter failed")
+
+    monkeypatch.setattr(export, "export_graph", failing)
+    with pytest.raises(RuntimeError, match="the exporter failed"):
+        export_onnx(encoder, tmp_path / "new")
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError, match="the exporter failed"):
+        export_onnx(encoder, old, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]  # no new folder, no temporary
+    assert [p.name for p in old.iterdir()] == ["notes.txt"] and (old / "notes.txt").read_text() == "mine"
+    assert encoder.device.type == "cpu" and not encoder.training
+
+
+def test_without_the_exporters_packages_the_error_says_what_to_install(
+    encoder, tmp_path, monkeypatch, capsys
+):
+    from minisbert import export
+    from minisbert.cli import main
+
+    missing = "no_such_package_for_minisbert"
+    monkeypatch.setattr(export, "EXPORTER_PACKAGES", ("onnx", missing))
+    with pytest.raises(ImportError, match=rf"needs the {missing} package\(s\).*pip install"):
+        export_onnx(encoder, tmp_path / "new")
+    assert main(["export", "--onnx", str(tmp_path / "new")]) == 1  # one line, exit status 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "minisbert export: error: exporting to ONNX needs the no_such_package_for_minisbert"
+    )
+    assert err.count("\n") == 1
+    assert not (tmp_path / "new").exists()  # checked before anything was written

@@ -12,12 +12,15 @@ writes it. What must hold:
 - a short call (fewer than PACK_MIN_BATCHES batches) is not packed, and gives the plain vectors;
 - after an encode (or an error inside one) every layer has its own forward back, and training,
   which needs gradients through the plain forward, is untouched;
+- an encode from another thread waits while an int8 encode has the layers swapped;
 - int8 vectors are within `int8_model` of fp32's, point nearly the same way (cosine > 0.95) and keep the
   STS ranking within 0.02 Spearman; int8 is refused for training, off the CPU, and on a torch
   without the x86 kernels, each with a message naming the reason.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
@@ -202,6 +205,40 @@ def test_int8_vectors_are_close_to_fp32(encoder, data_dir, packings):
     tricky = encoder.encode(TRICKY_TEXTS, precision="int8", batch_size=4)  # int8 whatever the count
     assert_close(tricky, encoder.encode(TRICKY_TEXTS), "int8_model")
     assert swapped_layers(encoder.model) == []
+
+
+def test_an_encode_in_another_thread_waits_for_an_int8_encode(tiny):
+    """While an int8 encode runs, the model's linear layers are int8. A short fp32 encode from
+    another thread (not packed: it would run the layers as it finds them) must wait its turn, not
+    run on them: the int8 encode is held inside its first batch, and the fp32 one must not finish."""
+    long_texts, short_texts = TRICKY_TEXTS[:PACK_MIN_BATCHES], TRICKY_TEXTS[:3]
+    expected = tiny.encode(short_texts, batch_size=1)  # fp32, on its own
+    inside, release, results = threading.Event(), threading.Event(), {}
+
+    def hold_the_int8_encode(module, args):
+        if threading.current_thread() is int8 and not inside.is_set():
+            inside.set()
+            release.wait(timeout=60)
+
+    int8 = threading.Thread(
+        target=lambda: results.update(int8=tiny.encode(long_texts, batch_size=1, precision="int8"))
+    )
+    fp32 = threading.Thread(target=lambda: results.update(fp32=tiny.encode(short_texts, batch_size=1)))
+    hook = tiny.model.register_forward_pre_hook(hold_the_int8_encode)
+    try:
+        int8.start()
+        assert inside.wait(timeout=60)
+        fp32.start()
+        fp32.join(timeout=2)  # an fp32 encode of 3 texts takes milliseconds
+        assert fp32.is_alive(), "the fp32 encode ran while the int8 one held the model"
+    finally:
+        release.set()
+        int8.join(timeout=60)
+        fp32.join(timeout=60)
+        hook.remove()
+    assert_close(results["fp32"], expected, "fp32_model")
+    assert_close(results["int8"], tiny.encode(long_texts, batch_size=1, precision="int8"), "fp32_model")
+    assert swapped_layers(tiny.model) == []
 
 
 def test_int8_is_refused_where_it_cannot_run():

@@ -13,6 +13,7 @@ from folders import make_bert_folder, save_weights
 from helpers import assert_close
 
 from minisbert import pretrained as loader
+from minisbert.cli import main
 from minisbert.pretrained import load_bert_model, load_bert_model_with_report
 from reference.model import encoder as ref_encoder
 from reference.pretrained import load_config, load_params
@@ -138,12 +139,16 @@ def test_misshapen_weight_names_key_and_both_shapes(tmp_path, model_folder):
         load_bert_model(tmp_path)
 
 
-def test_unknown_key_is_named(tmp_path, model_folder):
+def test_unknown_key_is_named(tmp_path, model_folder, capsys):
     state = small_state(tmp_path, model_folder)
     state["decoder.layers.0.weight"] = torch.zeros(2)
     save_weights(state, tmp_path, "safetensors")
     with pytest.raises(KeyError, match="'decoder.layers.0.weight' matches no weight"):
         load_bert_model(tmp_path)
+    # the command line prints the message itself (str() of a KeyError would wrap it in quotes)
+    assert main(["info", str(tmp_path)]) == 1
+    said = "minisbert info: error: checkpoint key 'decoder.layers.0.weight' matches no weight of BertModel"
+    assert capsys.readouterr().err.startswith(said)
 
 
 def test_relative_positions_are_refused(tmp_path, model_folder):

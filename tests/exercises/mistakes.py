@@ -1,6 +1,7 @@
 """The classic mistakes students make, each as a small edit of the solution, and the exercise whose
 tests must catch it. `tests/test_assignment.py` puts each one into a copy of the repository and
-checks that its exercise fails with a message pointing at it (`make mistakes` runs them all).
+checks that its exercise fails with a message pointing at it (`make test` runs them all; alone:
+`pytest tests/test_assignment.py -k seeded_mistakes`).
 
 Teacher-only: `minisbert assignment make` leaves this file out of a student version, since the
 `old` side of every edit is a line of the solution.

@@ -5,7 +5,7 @@
 #   make test-slow  tests marked slow: whole training runs on the real data, assignment isolation
 #                   for every exercise, twenty kills of a training run, a million sentences (~15 min)
 #   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
-#   make expected   the expected results of the training exercises over three seeds (README, Teaching)
+#   make expected   the expected results of the training exercises over three seeds (README, Results)
 #   make bench-corpus  encode --file on 20,000 and 200,000 lines: time, peak memory, resume (~10 min)
 #   make fuzz   the property tests on generated input, FUZZ_EXAMPLES (10,000) inputs each instead
 #               of CI's few, new ones every run; prints inputs tried and unexpected exceptions
@@ -62,7 +62,7 @@ bench-corpus: install
 notebooks: install-test
 	MINISBERT_DATA=$(DATA) $(BIN)/python tutorials/build_notebooks.py
 
-# What a correct solution reaches (README, "Teaching with minisbert"): for each seed, the paper's
+# What a correct solution reaches (README, Results, for seed 0): for each seed, the paper's
 # STS-B regression recipe on all-MiniLM-L6-v2, and the tiny BERT trained from nothing; then the
 # mean and standard deviation of the STS-B test Spearman. About 5 minutes a seed on 2 cores.
 SEEDS ?= 0 1 2

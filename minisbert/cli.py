@@ -131,7 +131,8 @@ def add_search_parser(add) -> None:
     s.add_argument(
         "--cache",
         help="where to keep the corpus embeddings (default: beside the corpus, "
-        "CORPUS.minisbert-<model id>.npy); re-encoded when the corpus or the model changes",
+        "CORPUS.minisbert-<model id>.npy); re-encoded when the corpus or the model changes; "
+        "a file that is not such a cache is never written over",
     )
 
 

@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed, text_files
-from .files import read_json, write_json
+from .files import atomic_save_array, read_json, write_json
 
 BLOCK_LINES = 4096  # lines encoded (and written) at a time: the unit of progress and of memory
 FORMAT = 1  # of the progress file
@@ -251,10 +251,17 @@ def search_fingerprint(corpus: Path, folder: Path) -> dict:
 
 def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: dict, batch_size: int):
     """The embeddings (N, D) of `sentences`, read from `cache` when the JSON beside it holds the
-    same fingerprint, else encoded and written there (the .npy atomically, then its fingerprint)."""
+    same fingerprint, else encoded and written there (the .npy atomically, then its fingerprint).
+    A file at `cache` with no JSON beside it is not a cache (the user's own vectors, say): it is
+    never written over."""
     stamp = cache.with_name(cache.name + ".json")
     if cache.is_dir():
         raise FileExistsError(f"the cache {cache} is a folder: give a file name such as corpus.npy")
+    if cache.exists() and not stamp.exists():
+        raise FileExistsError(
+            f"{cache} exists and is not a minisbert search cache (no {stamp.name} beside it): "
+            "give another --cache file, or delete it"
+        )
     try:
         valid = read_json(stamp, default=None) == fingerprint
     except ValueError:  # a damaged fingerprint: encode again
@@ -268,17 +275,10 @@ def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: d
             print(f"corpus embeddings read from {cache}", file=sys.stderr)
             return vectors
     vectors = encoder.encode(sentences, batch_size=batch_size)  # (N, D)
-    stamp.unlink(missing_ok=True)  # first: a crash below leaves no fingerprint rather than a wrong one
-    save_npy_atomically(cache, vectors)
+    # first: a crash below leaves a fingerprint that matches nothing rather than a wrong one (and
+    # the file still marked as a cache, so that the next run may write over it)
+    write_json(stamp, {"writing": True}, atomic=True)
+    atomic_save_array(cache, vectors)
     write_json(stamp, fingerprint, atomic=True)
     print(f"encoded {len(sentences):,} corpus sentences; embeddings cached in {cache}", file=sys.stderr)
     return vectors
-
-
-def save_npy_atomically(path: Path, array: np.ndarray) -> None:
-    """np.save beside `path`, then a rename over it, as `files.atomic_write_text` does for text."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)

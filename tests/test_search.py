@@ -489,6 +489,22 @@ def test_search_command_recovers_from_a_damaged_cache(tmp_path, capsys, encode_c
     assert encode_calls == [4, 1, 4, 1] and np.load(cache).shape == (4, 384)
 
 
+def test_search_command_never_writes_over_a_file_that_is_not_its_cache(tmp_path, capsys, encode_calls):
+    """--cache naming the user's own vectors (no fingerprint beside them): refused, file kept."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS, encoding="utf-8")
+    mine = tmp_path / "my_vectors.npy"
+    np.save(mine, np.arange(6.0))
+    assert main(["search", "--corpus", str(corpus), "A guitar.", "--cache", str(mine)]) == 1
+    err = capsys.readouterr().err
+    assert "my_vectors.npy exists and is not a minisbert search cache" in err and err.count("\n") == 1
+    np.testing.assert_array_equal(np.load(mine), np.arange(6.0))
+    assert encode_calls == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "corpus.txt",
+        "my_vectors.npy",
+    ]
+
+
 def test_search_command_errors(tmp_path, capsys):
     """Arguments that are wrong on their face exit with status 2 before any work; a corpus file
     that turns out to hold nothing exits with status 1. Either way: one line, naming the problem."""

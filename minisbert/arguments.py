@@ -139,12 +139,18 @@ def check_encode(args) -> None:
     streamed = bool(args.file and args.file != "-" and args.output)
     if (args.resume or args.block_lines is not None) and not streamed:
         raise BadArguments("--resume and --block-lines need a corpus --file and an output -o")
-    if args.output and Path(args.output).is_dir():
-        raise BadArguments(f"the output {args.output} is a folder: give a file name such as vectors.npy")
-    if args.output and Path(args.output).exists() and not args.overwrite:
-        raise BadArguments(
-            f"the output {args.output} exists: add --overwrite to replace it, or name another file"
-        )
+    if args.output:
+        check_embeddings_output(Path(args.output), args.file, args.overwrite)
+
+
+def check_embeddings_output(output: Path, source: str | None, overwrite: bool) -> None:
+    """An -o file: not a folder, not the sentence file itself, not an existing file unless told."""
+    if output.is_dir():
+        raise BadArguments(f"the output {output} is a folder: give a file name such as vectors.npy")
+    if source and source != "-" and output.resolve() == Path(source).resolve():
+        raise BadArguments(f"the output {output} is the sentence file itself: name another file")
+    if output.exists() and not overwrite:
+        raise BadArguments(f"the output {output} exists: add --overwrite to replace it, or name another file")
 
 
 def check_similarity(args) -> None:

@@ -35,22 +35,9 @@ BLOCK_LINES = 4096  # lines encoded (and written) at a time: the unit of progres
 FORMAT = 1  # of the progress file
 
 
-def read_lines(path: Path, skip: int = 0) -> Iterator[str]:
-    """The lines of a UTF-8 text file without their line ends (\\n or \\r\\n), from line `skip`
-    (counted from 0) on. A line that is not UTF-8 raises ValueError naming the file and line."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f):
-            if number < skip:
-                continue
-            try:
-                yield raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{path}, line {number + 1}: not UTF-8 text ({err.reason})") from None
-
-
 def count_lines(path: Path) -> int:
-    """How many lines `read_lines` gives (checking that every one of them is UTF-8)."""
-    return sum(1 for _ in read_lines(path))
+    """How many lines the file has (checking that every one of them is UTF-8 text: text_files.py)."""
+    return sum(1 for _ in text_files.stream_lines(path))
 
 
 def blocks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
@@ -192,7 +179,7 @@ def encode_file(
         total=lines, initial=done, unit="sent", desc="encoding", disable=not (show_progress and world.is_main)
     )
     rounds = 0
-    for round_blocks in blocks(blocks(read_lines(source, skip=done), block_lines), world.size):
+    for round_blocks in blocks(blocks(text_files.stream_lines(source, skip=done), block_lines), world.size):
         first = done + sum(len(b) for b in round_blocks[: world.rank])  # this rank's first row
         if world.rank < len(round_blocks):  # the last round may have fewer blocks than ranks
             block = round_blocks[world.rank]
@@ -252,21 +239,18 @@ def search_fingerprint(corpus: Path, folder: Path) -> dict:
 def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: dict, batch_size: int):
     """The embeddings (N, D) of `sentences`, read from `cache` when the JSON beside it holds the
     same fingerprint, else encoded and written there (the .npy atomically, then its fingerprint).
-    A file at `cache` with no JSON beside it is not a cache (the user's own vectors, say): it is
-    never written over."""
+    Files at `cache` or beside it that this function did not write (the user's own vectors, say)
+    are never written over: a FileExistsError names them."""
     stamp = cache.with_name(cache.name + ".json")
     if cache.is_dir():
         raise FileExistsError(f"the cache {cache} is a folder: give a file name such as corpus.npy")
-    if cache.exists() and not stamp.exists():
+    recorded = read_stamp(stamp)
+    if (cache.exists() or stamp.exists()) and recorded is None:
         raise FileExistsError(
-            f"{cache} exists and is not a minisbert search cache (no {stamp.name} beside it): "
-            "give another --cache file, or delete it"
+            f"{cache} is not a minisbert search cache ({stamp.name} beside it is missing or is not its "
+            "fingerprint): give another --cache file, or delete them"
         )
-    try:
-        valid = read_json(stamp, default=None) == fingerprint
-    except ValueError:  # a damaged fingerprint: encode again
-        valid = False
-    if valid:
+    if recorded == fingerprint:
         try:
             vectors = np.load(cache, mmap_mode="r")  # read chunk by chunk by the search
         except (OSError, ValueError):  # a damaged cache: encode again
@@ -282,3 +266,16 @@ def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: d
     write_json(stamp, fingerprint, atomic=True)
     print(f"encoded {len(sentences):,} corpus sentences; embeddings cached in {cache}", file=sys.stderr)
     return vectors
+
+
+def read_stamp(stamp: Path) -> dict | None:
+    """What a cache's fingerprint file records, if it is one that `cached_embeddings` wrote (a
+    fingerprint, or the mark of a write under way); None otherwise (missing, damaged, or another
+    file)."""
+    try:
+        recorded = read_json(stamp, default=None)
+    except ValueError:
+        return None
+    if isinstance(recorded, dict) and ("format" in recorded or recorded.get("writing") is True):
+        return recorded
+    return None

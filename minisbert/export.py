@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .model_folder import save_sentence_encoder
+from .sentence_encoder import ONE_ENCODE_AT_A_TIME
 
 ONNX_FILE = "model.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -47,14 +48,15 @@ def export_onnx(encoder, folder: str | Path, overwrite: bool = False) -> Path:
     replace a folder that holds something unless `overwrite`). The encoder is left as it was
     (device, train or eval mode)."""
     check_exporter_installed()
-    device, was_training = encoder.device, encoder.training
-    encoder.eval()  # dropout off: the graph is for inference
-    try:
-        folder = save_sentence_encoder(
-            encoder, folder, overwrite, also=lambda new: export_graph(encoder.cpu(), new / ONNX_FILE)
-        )
-    finally:
-        encoder.to(device).train(was_training)
+    with ONE_ENCODE_AT_A_TIME:  # no encode in another thread while the model is moved and traced
+        device, was_training = encoder.device, encoder.training
+        encoder.eval()  # dropout off: the graph is for inference
+        try:
+            folder = save_sentence_encoder(
+                encoder, folder, overwrite, also=lambda new: export_graph(encoder.cpu(), new / ONNX_FILE)
+            )
+        finally:
+            encoder.to(device).train(was_training)
     return folder / ONNX_FILE
 
 

@@ -84,8 +84,10 @@ def atomic_save_array(path: str | Path, array) -> None:
 
 def atomic_write(path: str | Path, write) -> None:
     """Call `write(tmp)` to write the new content into a temporary file beside `path`, then
-    rename it to `path`."""
-    path = Path(path)
+    rename it to `path` (creating its folder if needed; a symbolic link is written through, as
+    `open` would, not replaced by a file)."""
+    path = Path(os.path.realpath(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         write(tmp)

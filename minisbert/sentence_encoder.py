@@ -39,7 +39,8 @@ PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
 # One encode at a time in a process. While an encode runs, its model is in eval mode and its linear
 # layers may run swapped forwards (packed_linear.py: int8 ones, with precision="int8"); an encode
 # in another thread must not run on them. Torch already spreads each encode over every core, so
-# taking turns costs little. (Re-entrant: a call that encodes inside an encode does not wait.)
+# taking turns costs little. (Re-entrant, so that an encode called inside an encode, from a forward
+# hook say, does not wait for itself forever; it runs on the outer call's linear layers.)
 ONE_ENCODE_AT_A_TIME = threading.RLock()
 EmbeddingsOrTexts = np.ndarray | torch.Tensor | Sequence[str] | str  # (N, D) vectors, or sentences
 

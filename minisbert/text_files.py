@@ -28,14 +28,21 @@ WHOLE_NUMBER = re.compile(r"\d+", re.ASCII)
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text without its line ending) of every line of a UTF-8 file, counting from 1."""
-    data = Path(path).read_bytes()
-    if data.startswith(UTF16_BOMS):
-        raise ValueError(f"{path}, line 1: the file is UTF-16 text; save it as UTF-8")
-    lines = data.removeprefix(UTF8_BOM).split(b"\n")  # a BOM is a marker, not part of the first field
-    if lines[-1] == b"":
-        lines.pop()  # the newline that ends the last line (or an empty file)
-    for number, raw in enumerate(lines, start=1):
-        yield number, decode_line(raw.removesuffix(b"\r"), path, number)  # CRLF: Windows line endings
+    return enumerate(stream_lines(path), start=1)
+
+
+def stream_lines(path: Path, skip: int = 0) -> Iterator[str]:
+    """The lines of a UTF-8 file without their line endings, from line `skip` (counted from 0)
+    on, read one at a time: a corpus of any size streams through in little memory."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1:
+                if raw.startswith(UTF16_BOMS):
+                    raise ValueError(f"{path}, line 1: the file is UTF-16 text; save it as UTF-8")
+                raw = raw.removeprefix(UTF8_BOM)  # a BOM is a marker, not part of the first line
+            if number > skip:
+                # CRLF: Windows line endings
+                yield decode_line(raw.removesuffix(b"\n").removesuffix(b"\r"), path, number)
 
 
 def decode_line(raw: bytes, path: Path, number: int) -> str:

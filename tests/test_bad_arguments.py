@@ -163,9 +163,14 @@ CASES = {
         r"corpus\.txt exists: add --overwrite to replace it",
     ),
     "a corpus output file that exists": (
-        ["encode", "--file", "{corpus}", "-o", "{corpus}"],
+        ["encode", "--file", "{corpus}", "-o", "{latin1}", "--block-lines", "3"],
         "encode",
         r"exists: add --overwrite",
+    ),
+    "the sentence file as its own output": (
+        ["encode", "--file", "{corpus}", "-o", "{corpus}", "--overwrite"],
+        "encode",
+        r"corpus\.txt is the sentence file itself",
     ),
     "a top-k of zero": (["search", "q", "--corpus", "{corpus}", "--top-k", "0"], "search", r"--top-k must"),
     "a corpus that does not exist": (

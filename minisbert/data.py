@@ -1,7 +1,9 @@
 """Reading sentence-pair data sets from a path, deriving triplets, and batching them for training.
 
 The data are not part of minisbert: point at them with a path, or set `MINISBERT_DATA` to the
-folder that holds `stsbenchmark/` and `sick/` (e.g. `../shared/data`).
+folder that holds `stsbenchmark/` and `sick/`. Unset, a relative path is looked for in
+`../shared/data` from the current folder, then beside the clone minisbert was installed from
+(`data_folders`): the command line, the tests and the tutorials all look in the same places.
 
 - STS benchmark (Cer et al., SemEval-2017): tab-separated, no header, no quoting,
   `genre  file  year  id  score  sentence1  sentence2  [extra columns]`, score from 0 to 5.
@@ -60,16 +62,35 @@ class Triplet:
 # reading files
 
 
+def data_folders() -> list[Path]:
+    """Where data files given by a relative path are looked for: $MINISBERT_DATA if it is set,
+    else `../shared/data` from the current folder and beside the clone of minisbert."""
+    if os.environ.get(DATA_ENV):
+        return [Path(os.environ[DATA_ENV])]
+    beside_the_clone = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return list(dict.fromkeys([Path("..") / "shared" / "data", beside_the_clone]))
+
+
+def data_folder() -> Path:
+    """The first of `data_folders()` that holds the STS benchmark (else the first of them, for the
+    error message of whoever reads from it)."""
+    folders = data_folders()
+    return next((f for f in folders if (f / "stsbenchmark").is_dir()), folders[0])
+
+
 def data_path(path: str | Path) -> Path:
-    """`path` as given if it exists, else relative to $MINISBERT_DATA; a clear error otherwise."""
+    """`path` as given if it exists, else relative to one of `data_folders()`; otherwise a
+    FileNotFoundError that says where it looked."""
     path = Path(path)
     if path.exists():
         return path
-    root = os.environ.get(DATA_ENV)
-    if root and (Path(root) / path).exists():
-        return Path(root) / path
-    hint = f" (nor under ${DATA_ENV}={root})" if root else f" (set ${DATA_ENV} to the data folder)"
-    raise FileNotFoundError(f"data file not found: {path}{hint}")
+    folders = data_folders()
+    for folder in folders:
+        if (folder / path).exists():
+            return folder / path
+    where = ", ".join(str(f) for f in folders)
+    hint = "" if os.environ.get(DATA_ENV) else f"; set ${DATA_ENV} to the folder with stsbenchmark/"
+    raise FileNotFoundError(f"data file not found: {path} (looked in the current folder and {where}{hint})")
 
 
 STS_COLUMNS = ("genre", "file", "year", "id", "score", "sentence1", "sentence2")

@@ -32,6 +32,7 @@ on the CPU only (packed_linear.py). Training refuses it.
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 
@@ -73,7 +74,13 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     int8, which changes the linear layers themselves: packed_linear.py)."""
     if check_precision(precision, ENCODING_PRECISIONS) in ("fp32", "int8"):
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=PRECISIONS[precision])
+    with warnings.catch_warnings(record=True) as said:  # torch warns, then turns itself off
+        warnings.simplefilter("always")
+        context = torch.autocast(device.type, dtype=PRECISIONS[precision])
+    if not getattr(context, "_enabled", True):  # the narrow type would silently not be used
+        why = " ".join(str(w.message) for w in said) or "torch turned autocast off"
+        raise ValueError(f"precision {precision!r} cannot run on {device.type} here: {why}")
+    return context
 
 
 def gradient_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:

@@ -29,10 +29,13 @@ def model_folder() -> Path:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    folder = Path(os.environ.get("MINISBERT_DATA", ROOT.parent / "shared" / "data"))
+    from minisbert.data import data_folder, data_folders
+
+    folder = data_folder()  # where the command line looks too: $MINISBERT_DATA or ../shared/data
     if not (folder / "stsbenchmark" / "sts-test.csv").is_file():
-        pytest.fail(f"the data sets are not at {folder}: set MINISBERT_DATA to the folder with stsbenchmark/")
-    return folder
+        looked = ", ".join(str(f) for f in data_folders())
+        pytest.fail(f"the data sets are not in {looked}: set MINISBERT_DATA to the folder with stsbenchmark/")
+    return folder.resolve()
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,26 @@ with a tolerance named in `reference/compare.py`, re-exported here.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from reference.compare import TOLERANCES, assert_close, max_differences, to_numpy  # noqa: F401
+
+
+def int8_missing() -> str | None:
+    """Why this torch cannot run precision int8 (PyTorch's x86 quantised kernels, fbgemm, are not
+    in its ARM builds, Apple silicon included), or None when it can."""
+    from minisbert.packed_linear import int8_engine
+
+    try:
+        int8_engine()
+        return None
+    except ValueError as err:
+        return str(err)
+
+
+# on tests that run int8: skipped, naming the missing kernel, where this torch has none
+needs_int8 = pytest.mark.skipif(int8_missing() is not None, reason=f"{int8_missing()}")
 
 LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog near the riverbank."] * 40)
 

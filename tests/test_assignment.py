@@ -6,6 +6,9 @@
 - seeded mistakes: each classic mistake of `exercises/mistakes.py`, put into the solution, fails
   its exercise with a message that points at it (several exercises' mistakes at once, which the
   isolation of the graded tests allows);
+- alternatives: each correct solution written another way (`exercises/alternatives.py`), put into
+  the solution, passes every graded test of its exercise, and the forward ones pass tutorial 04
+  (`-k alternative` selects these tests, to run them under each CPU capability);
 - nothing leaks: for each exercise alone, no file of its student version holds the heart of its
   solution in any form (PyTorch, the NumPy mirror, a tutorial's worked version);
 - the golden files are what the solution records now, and the handout says what it must.
@@ -24,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from exercises.alternatives import ALTERNATIVES, MIRROR_ALTERNATIVES
 from exercises.make_golden import record
 from exercises.mistakes import MISTAKES
+from test_tutorials import fast_env
 
 from minisbert.assignment import (
     BEGIN,
@@ -199,12 +204,16 @@ def test_one_unfinished_exercise_fails_exactly_that_one(exercise, tmp_path):
     assert failed == [exercise]
 
 
-def solution_with(mistakes: list, tmp_path: Path) -> Path:
-    """A copy of the solution's code and tests in tmp_path/repo, with these mistakes put in."""
+SOLUTION_PARTS = ("minisbert", "reference", "tests")
+
+
+def solution_with(edits: list, tmp_path: Path, parts: tuple[str, ...] = SOLUTION_PARTS) -> Path:
+    """A copy of these folders of the solution in tmp_path/repo, with these edits (mistakes or
+    alternatives) put in."""
     copy = tmp_path / "repo"
-    for part in ("minisbert", "reference", "tests"):
+    for part in parts:
         shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
-    for m in mistakes:
+    for m in edits:
         path = copy / m.file
         text = path.read_text(encoding="utf-8")
         assert text.count(m.old) == 1, f"{m.name}: the solution text is not found once in {m.file}"
@@ -268,19 +277,20 @@ def test_a_pooling_mistake_is_located_after_the_layers(tmp_path):
     assert first.startswith("divergence: ") and "after the layers, pooling:" in first, first
 
 
-def mistake_rounds() -> list[list]:
-    """The mistakes in rounds with at most one per exercise: the graded tests of one exercise
-    depend on that exercise alone, so a round's mistakes cannot hide or cause each other."""
-    rounds: list[list] = []
-    for m in MISTAKES:
-        slot = next((r for r in rounds if all(o.exercise != m.exercise for o in r)), None)
+def rounds(edits) -> list[list]:
+    """The edits (mistakes or alternatives) in rounds with at most one per exercise: the graded
+    tests of one exercise depend on that exercise alone, so a round's edits cannot hide or cause
+    each other."""
+    found: list[list] = []
+    for m in edits:
+        slot = next((r for r in found if all(o.exercise != m.exercise for o in r)), None)
         if slot is None:
-            rounds.append(slot := [])
+            found.append(slot := [])
         slot.append(m)
-    return rounds
+    return found
 
 
-@pytest.mark.parametrize("round_", mistake_rounds(), ids=lambda r: f"{len(r)}-mistakes-{r[0].name}")
+@pytest.mark.parametrize("round_", rounds(MISTAKES), ids=lambda r: f"{len(r)}-mistakes-{r[0].name}")
 def test_seeded_mistakes_fail_their_exercise(round_, tmp_path):
     copy = solution_with(round_, tmp_path)
     results = {r.exercise.id: r for r in grade(copy, [m.exercise for m in round_])}
@@ -293,6 +303,82 @@ def test_seeded_mistakes_fail_their_exercise(round_, tmp_path):
 
 def test_every_exercise_has_a_seeded_mistake():
     assert {m.exercise for m in MISTAKES} == set(ALL)
+
+
+@pytest.mark.parametrize("round_", rounds(ALTERNATIVES), ids=lambda r: f"{len(r)}-alternatives-{r[0].name}")
+def test_alternative_solutions_pass_their_exercise(round_, tmp_path):
+    """A correct solution written another way gets full marks: every graded test of its exercise
+    passes (on the CPU this runs on: run `-k alternative` under each ATEN_CPU_CAPABILITY)."""
+    copy = solution_with(round_, tmp_path)
+    name = {a.exercise: a.name for a in round_}
+    failed = {
+        name[r.exercise.id]: [f"{t.name}: {t.message}" for t in r.tests if not t.passed]
+        + [r.error] * bool(r.error)
+        for r in grade(copy, list(name))
+        if not r.passed
+    }
+    assert failed == {}, failed
+
+
+# The NumPy mirror written the same way as a torch alternative, put in beside it for tutorial 04.
+SAME_FORM_IN_NUMPY = {
+    "embeddings-summed-in-another-order": "embeddings-numpy-summed-in-another-order",
+    "heads-reshape-permute": "heads-numpy-swapaxes",
+    "heads-merged-by-permute-contiguous-view": "heads-numpy-merged-by-swapaxes",
+    "attention-scale-before-product": "attention-numpy-scale-before-product",
+    "attention-scaled-by-power": "attention-numpy-scaled-by-power",
+    "attention-einsum": "attention-numpy-einsum",
+}
+# tutorial 04 takes 10 to 20 s a run: in CI the two other ways to scale (the solution scales after
+# the product) and einsum; every other forward alternative with `make test-slow`
+TUTORIAL_04_IN_CI = ("attention-scale-before-product", "attention-scaled-by-power", "attention-einsum")
+
+
+def tutorial_04_runs() -> list:
+    """One run of tutorial 04 per torch alternative of the forward, with its NumPy mirror if any."""
+    mirrors = {m.name: m for m in MIRROR_ALTERNATIVES}
+    return [
+        pytest.param(
+            [a] + ([mirrors[SAME_FORM_IN_NUMPY[a.name]]] if a.name in SAME_FORM_IN_NUMPY else []),
+            id=a.name,
+            marks=() if a.name in TUTORIAL_04_IN_CI else pytest.mark.slow,
+        )
+        for a in ALTERNATIVES
+        if a.exercise in ("embeddings", "heads", "attention")
+    ]
+
+
+def test_every_alternative_is_found_once_and_parses():
+    """Cheap, for the alternatives only the slow tutorial runs put in: each edit applies to the
+    solution (its text occurs once), leaves Python, and each mirror has its torch form. Every
+    exercise has one but training_step, whose steps (zero, backward, clip, step) have one order."""
+    edits = ALTERNATIVES + MIRROR_ALTERNATIVES
+    assert len({a.name for a in edits}) == len(edits)
+    for a in edits:
+        text = (ROOT / a.file).read_text(encoding="utf-8")
+        assert text.count(a.old) == 1 and a.new != a.old, a.name
+        ast.parse(text.replace(a.old, a.new), a.file)
+    assert set(SAME_FORM_IN_NUMPY.values()) == {m.name for m in MIRROR_ALTERNATIVES}
+    assert set(SAME_FORM_IN_NUMPY) <= {a.name for a in ALTERNATIVES}
+    assert {a.exercise for a in ALTERNATIVES} == set(ALL) - {"training_step"}
+
+
+@pytest.mark.parametrize("edits", tutorial_04_runs())
+def test_forward_alternatives_pass_tutorial_04(edits, tmp_path, model_folder):
+    """Tutorial 04 compares the torch encoder (float32 and float64) with the NumPy one, layer by
+    layer: a correct forward written another way passes it, in fast mode, on this CPU."""
+    copy = solution_with(edits, tmp_path, parts=(*SOLUTION_PARTS, "tutorials"))
+    paths = [str(copy), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = fast_env(tmp_path / "figures") | {"PYTHONPATH": os.pathsep.join(paths)}
+    where = subprocess.run(  # the copy's packages are the ones imported, not the installed ones
+        [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('minisbert').origin, "
+         "u.find_spec('reference').origin)"],
+        cwd=copy, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert all(Path(origin).is_relative_to(copy) for origin in where.stdout.split()), where.stdout
+    tutorial = [sys.executable, "tutorials/04_encoder_layer.py"]
+    result = subprocess.run(tutorial, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("exercise", ALL)

@@ -103,3 +103,25 @@ def test_tokenized_columns_check_lengths(model_folder):
         TokenizedColumns(tok, [["a", "b"], ["c"]])
     with pytest.raises(ValueError, match="3 targets for 2 examples"):
         TokenizedColumns(tok, [["a", "b"], ["c", "d"]], [1, 2, 3])
+
+
+def test_data_files_are_found_where_the_tests_and_tutorials_find_them(tmp_path, monkeypatch):
+    """Without $MINISBERT_DATA, a relative data path is looked for in ../shared/data from the
+    current folder (then beside the clone); with it, only there; a miss names every place."""
+    from minisbert.data import DATA_ENV, data_folder, data_path
+
+    sts = tmp_path / "shared" / "data" / "stsbenchmark"
+    sts.mkdir(parents=True)
+    (sts / "sts-dev.csv").write_text("", encoding="utf-8")
+    (tmp_path / "clone").mkdir()
+    monkeypatch.chdir(tmp_path / "clone")
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert data_path("stsbenchmark/sts-dev.csv").resolve() == (sts / "sts-dev.csv").resolve()
+    assert data_folder().resolve() == sts.parent.resolve()
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "elsewhere"))
+    with pytest.raises(
+        FileNotFoundError, match=r"sts-dev.csv \(looked in the current folder and .*elsewhere\)"
+    ):
+        data_path("stsbenchmark/sts-dev.csv")
+    monkeypatch.setenv(DATA_ENV, str(sts.parent))
+    assert data_path("stsbenchmark/sts-dev.csv") == sts / "sts-dev.csv"

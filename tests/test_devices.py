@@ -47,3 +47,13 @@ def test_fp32_changes_nothing_and_bf16_multiplies_in_bfloat16():
         assert torch.nn.functional.mse_loss(product, torch.zeros(4, 3)).dtype == torch.float32
     assert gradient_scaler(cpu, "fp32") is None and gradient_scaler(cpu, "bf16") is None
     assert isinstance(gradient_scaler(cpu, "fp16"), torch.amp.GradScaler)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without a GPU")
+def test_a_precision_autocast_would_turn_off_is_refused_in_one_line():
+    """Where torch's autocast cannot run a narrow type it warns and runs in float32 instead: a
+    run asked for at bf16 would silently be fp32. minisbert refuses it, saying why."""
+    with pytest.raises(
+        ValueError, match=r"precision 'bf16' cannot run on cuda here: .*CUDA is not available"
+    ):
+        autocast(torch.device("cuda"), "bf16")

@@ -25,7 +25,7 @@ import threading
 import numpy as np
 import pytest
 import torch
-from helpers import TRICKY_TEXTS, assert_close, random_model
+from helpers import TRICKY_TEXTS, assert_close, needs_int8, random_model
 
 from minisbert import SentenceEncoder
 from minisbert.config import preset
@@ -128,6 +128,7 @@ def test_the_packs_follow_the_weights(tiny):
     assert_close(tiny.encode(texts, batch_size=1), before, "fp32_model")
 
 
+@needs_int8
 def test_an_error_inside_leaves_every_forward_restored(tiny):
     with pytest.raises(RuntimeError, match="boom"), packed_linears(tiny.model, "fp32"):
         assert len(swapped_layers(tiny.model)) == 6 * tiny.model.config.num_hidden_layers  # all swapped
@@ -147,7 +148,7 @@ def test_an_error_inside_leaves_every_forward_restored(tiny):
     assert swapped_layers(tiny.model) == []
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("int8", marks=needs_int8)])
 def test_encoding_leaves_the_global_random_state_alone(tiny, precision):
     """Packing, and the one-time check of the oneDNN operators, draw nothing from the global
     generator: a training run that evaluates between steps must draw the same dropout masks as
@@ -185,6 +186,7 @@ def test_quantize_rows_known_answer():
     assert_close(scale, [1.0, 1.0, 2 / 127], "fp32_op")
 
 
+@needs_int8
 def test_int8_vectors_are_close_to_fp32(encoder, data_dir, packings):
     pairs = read_sts(data_dir / "stsbenchmark" / "sts-dev.csv")[:150]
     texts = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
@@ -207,6 +209,7 @@ def test_int8_vectors_are_close_to_fp32(encoder, data_dir, packings):
     assert swapped_layers(encoder.model) == []
 
 
+@needs_int8
 def test_an_encode_in_another_thread_waits_for_an_int8_encode(tiny):
     """While an int8 encode runs, the model's linear layers are int8. A short fp32 encode from
     another thread (not packed: it would run the layers as it finds them) must wait its turn, not

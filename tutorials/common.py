@@ -21,6 +21,8 @@ from pathlib import Path
 
 import matplotlib
 
+from minisbert.data import data_folder, data_path
+
 IN_NOTEBOOK = "ipykernel" in sys.modules
 if not IN_NOTEBOOK:
     matplotlib.use("Agg")  # no window: a script saves its figures and goes on
@@ -28,18 +30,12 @@ if not IN_NOTEBOOK:
 HERE = Path(__file__).resolve().parent
 FAST = os.environ.get("MINISBERT_FAST") == "1"
 FIGURES = Path(os.environ.get("MINISBERT_FIGURES", HERE / "figures"))
-DATA = Path(os.environ.get("MINISBERT_DATA", HERE.parents[1] / "shared" / "data"))
+DATA = data_folder()  # $MINISBERT_DATA, or ../shared/data beside the clone (minisbert/data.py)
 
 
 def data_file(relative: str) -> Path:
     """A file of the data folder, or a clear error saying where it was looked for."""
-    path = DATA / relative
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found: this tutorial reads the data sets from $MINISBERT_DATA "
-            f"(now {os.environ.get('MINISBERT_DATA', 'unset')}) or ../shared/data beside the clone"
-        )
-    return path
+    return data_path(DATA / relative)
 
 
 def claim(title: str) -> str:

@@ -51,7 +51,7 @@ MISTAKES = (
     Mistake("attention-dropout-removed", "attention", "minisbert/model.py",
             "context = dropout(probs) @ v", "context = probs @ v"),
     Mistake("attention-dropout-on-context", "attention", "minisbert/model.py",
-            "context = dropout(probs) @ v", "context = dropout(probs @ v)"),
+            "context = dropout(probs) @ v", "context = dropout(probs @ v)", "dropout was applied"),
     # the NumPy backward
     Mistake("layer-norm-unbiased-variance", "layer_norm", "reference/model.py",
             "var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)",

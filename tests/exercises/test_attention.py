@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from exercises.golden_io import check_outputs, load_golden
+from exercises.golden_io import RecordedDropout, attempt, check_outputs, keep_mask, load_golden
 from minisbert.model import additive_attention_mask, attention
 
 EXERCISE = "attention"
 LENGTHS = [6, 4, 1]  # tokens per sentence; the rest of the 6 positions is padding
+DROPOUT = 0.5  # the attention dropout of the training-mode case
 
 
 def cases() -> dict[str, np.ndarray]:
@@ -23,15 +24,16 @@ def cases() -> dict[str, np.ndarray]:
     B, nh, T, hs = len(LENGTHS), 3, max(LENGTHS), 4  # hs ≠ C = 12: the scale must use hs
     q, k, v = (g.normal(size=(B, nh, T, hs)) for _ in range(3))
     mask = (np.arange(T)[None, :] < np.array(LENGTHS)[:, None]).astype(np.int64)  # (B, T)
-    return {"q": q, "k": k * 2.0, "v": v, "mask": mask}
+    keep = keep_mask(g, (B, nh, T, T), DROPOUT)  # which probabilities training-mode dropout keeps
+    return {"q": q, "k": k * 2.0, "v": v, "mask": mask, "keep": keep}
 
 
 def run(inputs: dict) -> dict[str, torch.Tensor]:
     q, k, v = (torch.tensor(inputs[n], dtype=torch.float64) for n in ("q", "k", "v"))
     additive = additive_attention_mask(torch.tensor(inputs["mask"]), torch.float64)  # (B, 1, 1, T)
     context, probs = attention(q, k, v, additive, nn.Dropout(0.0))
-    torch.manual_seed(0)
-    train_context, _ = attention(q, k, v, additive, nn.Dropout(0.5).train())  # dropout on
+    dropout = RecordedDropout(inputs["keep"], DROPOUT).train()  # dropout on, with the recorded mask
+    train_context = attempt(lambda: attention(q, k, v, additive, dropout)[0])
     return {"context": context, "probs": probs, "train_context": train_context}
 
 
@@ -57,7 +59,7 @@ def test_padding_keys_get_exactly_zero_attention():
 
 
 def test_dropout_acts_on_the_probabilities_in_training():
-    """With dropout on (train mode), the same random draws must drop the same probabilities as a
-    correct solution: dropout(probs) @ v, not dropout on the scores or on the context."""
+    """With dropout on (train mode, with a recorded mask), the result must be a correct solution's:
+    dropout(probs) @ v, not dropout on the scores or on the context."""
     inputs, expected = load_golden(EXERCISE)
     check_outputs(run(inputs), expected, only=["train_context"])

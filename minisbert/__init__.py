@@ -12,6 +12,7 @@ as READING_ORDER):
     pretrained        published BERT weights into `BertModel`; the embedded default model
     model_folder      the sentence-transformers folder format, read and written
     devices           where the numbers live and how wide they are: devices, mixed precision
+    threads           how idle CPU threads wait: passively, so that a busy machine does not stall them
     distributed       training on several processes with torch.distributed, launched by torchrun
     unpadding         training's linear layers on the real tokens only
     packed_linear     `encode`'s linear layers on the CPU: weights packed (fp32) or quantised (int8)
@@ -43,11 +44,17 @@ as READING_ORDER):
     __main__          `python -m minisbert`
 """
 
-from .config import BertConfig, preset
-from .model import BertModel
-from .pooling import PoolingConfig
-from .sentence_encoder import SentenceEncoder
-from .tokenizer import WordPieceTokenizer
+from .threads import wait_passively
+
+# First of all, before anything below imports torch: OpenMP reads how its threads wait when torch
+# loads, and the `minisbert` command runs this file before any code of its own (threads.py).
+wait_passively()
+
+from .config import BertConfig, preset  # noqa: E402 (after the wait policy, on purpose)
+from .model import BertModel  # noqa: E402
+from .pooling import PoolingConfig  # noqa: E402
+from .sentence_encoder import SentenceEncoder  # noqa: E402
+from .tokenizer import WordPieceTokenizer  # noqa: E402
 
 __all__ = ["BertConfig", "BertModel", "PoolingConfig", "SentenceEncoder", "WordPieceTokenizer", "preset"]
 __version__ = "0.1.0"

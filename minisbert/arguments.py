@@ -229,6 +229,8 @@ def check_bench(args) -> None:
         existing_data(args.data, "--data")
     if not (args.skip_training or args.corpus_lines):
         existing_data(args.train_data, "--train-data")
+    if args.busy and args.corpus_lines:
+        raise BadArguments("--busy times the encoding benchmark, which --corpus-lines leaves out")
 
 
 def check_assignment_make(args) -> None:

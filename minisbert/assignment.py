@@ -326,8 +326,9 @@ def handout_intro() -> list[str]:
         "",
         "`make install-test` downloads these packages with pip, so it needs the package registry "
         "(PyPI, or the mirror your course gives you) to be reachable: run it once, online. The "
-        "tests and tutorials read the STS benchmark and SICK from `$MINISBERT_DATA` (the folder "
-        "holding `stsbenchmark/` and `sick/`).",
+        "tests, the tutorials and the `minisbert` command read the STS benchmark and SICK from "
+        "`$MINISBERT_DATA` (the folder holding `stsbenchmark/` and `sick/`), or from "
+        "`../shared/data` when it is not set.",
         "",
     ]
 
@@ -389,7 +390,7 @@ def handout_testing(exercises: list[Exercise]) -> list[str]:
         "",
         f"    python -m pytest {example}     # one exercise: {TIME_ONE_EXERCISE}",
         f"    minisbert assignment grade     # your whole assignment, as graded: {TIME_GRADE_ALL}",
-        f"    python -m pytest               # the whole test suite: {TIME_WHOLE_SUITE}",
+        f"    OMP_NUM_THREADS=1 python -m pytest -n auto   # the whole test suite: {TIME_WHOLE_SUITE}",
         "",
         "The first two are all you need while you work (times measured on 2 CPU cores). Each "
         "exercise's tests depend on that exercise alone: they call your functions on recorded "
@@ -398,7 +399,11 @@ def handout_testing(exercises: list[Exercise]) -> list[str]:
         "A failure message says what was expected and what you gave: the shapes, the largest "
         "difference and where it is. In the whole test suite, a test that needs a piece you have "
         "not written yet is skipped with the reason `needs exercise <id>, not done yet`; the other "
-        "tests must pass.",
+        "tests must pass. `-n auto` runs one test worker per CPU core, and `OMP_NUM_THREADS=1` "
+        "gives each worker one thread: more threads than free cores make PyTorch's threads wait "
+        "for each other, many times slower on a laptop that is busy with something else. Every "
+        "numerical check compares with a tolerance chosen on several kinds of CPU: a correct "
+        "solution passes on yours, whatever it is (x86 or ARM).",
         "",
     ]
     located = [e.id for e in exercises if e.id in FORWARD_EXERCISES]

@@ -3,6 +3,7 @@ sentence-transformers, on the same model, sentences, batch size and thread count
 
     minisbert bench                           # STS benchmark test sentences, all measurements
     minisbert bench --file my_sentences.txt --rounds 5 --threads 2
+    minisbert bench --busy --skip-training   # each contender quiet, then while the cores are busy
 
 Encoding: each implementation encodes the same sentences in turn, round after round (so that a
 slow moment of the machine hurts all of them alike); the median round is reported as sentences/s
@@ -11,6 +12,12 @@ ratio to sentence-transformers. minisbert runs four ways: its default (fp32, lin
 packed weights), fp32 with the plain `F.linear` (what packing gains), bf16 and int8 (the
 precision switch, packed_linear.py). The NumPy reference is slow (its GELU calls math.erf per
 element), so it encodes a prefix of the sentences.
+
+Busy (`--busy`): after the quiet rounds, the same rounds again while one process per usable core
+spins in a Python loop (`competing_load`), as another program or a test suite would keep the
+cores busy on a shared or student's machine; each contender's busy sentences/s is reported beside
+its quiet figure, with their ratio. How minisbert's threads wait on a busy machine, and why, is in
+threads.py.
 
 Training (`bench_training.py`): optimizer steps/s of the regression objective, minisbert's
 `Trainer` against a plain PyTorch loop over sentence-transformers' model (same pairs, optimizer
@@ -25,8 +32,11 @@ through /proc/self/clear_refs (Linux); elsewhere it is not reported.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -91,6 +101,46 @@ def peak_memory_mb() -> float | None:
     except OSError:
         pass
     return None
+
+
+# A competing process: it spins until killed, and also ends when its stdin closes, which happens
+# when the bench is killed outright (no `finally` runs then), so that it never outlives the bench.
+SPINNER = """
+import os, sys, threading
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
+print("spinning", flush=True)
+while True:
+    pass
+"""
+
+
+@contextlib.contextmanager
+def competing_load(processes: int):
+    """`processes` Python processes, each spinning in a loop (one core's worth of work each), for
+    the duration of the `with` block; yields them (subprocess.Popen). They are running when the
+    block starts (each has said so) and are killed and reaped when it ends, however it ends:
+    normally, by an exception, or by Ctrl-C."""
+    spinners = []
+    try:
+        for _ in range(processes):
+            spinner = subprocess.Popen(
+                [sys.executable, "-c", SPINNER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # a Ctrl-C would print each one's KeyboardInterrupt
+                text=True,
+            )
+            spinners.append(spinner)
+            if spinner.stdout.readline().strip() != "spinning":
+                raise OSError(f"a competing process did not start (exit status {spinner.wait()})")
+        yield spinners
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait()
+            spinner.stdin.close()
+            spinner.stdout.close()
 
 
 def measure(fn, *args):
@@ -173,11 +223,12 @@ def sentence_transformers_encoder(folder: Path, batch_size: int):
 
 
 def encoding_benchmark(
-    encoder, folder, sentences, batch_size=32, rounds=3, reference_sentences=256, gold=None, threads=2
+    encoder, folder, sentences, batch_size=32, rounds=3, reference_sentences=256, gold=None, threads=2, busy=0
 ) -> dict:
     """Throughput, limit fraction, peak memory and ratio of each implementation (see module doc);
     with `gold` (the STS scores, when `sentences` are the pairs' first then second sentences), the
-    STS Spearman of each and its largest difference to minisbert's vectors."""
+    STS Spearman of each and its largest difference to minisbert's vectors; with `busy` > 0, each
+    one's sentences/s while `busy` processes compete for the cores, and its ratio to quiet."""
     implementations = minisbert_contenders(encoder, sentences, batch_size)
     subset = sentences[:reference_sentences]
     for name, dtype in (("reference float64", np.float64), ("reference float32", np.float32)):
@@ -189,8 +240,11 @@ def encoding_benchmark(
         for name, fn in onnx_contenders(encoder, Path(tmp), batch_size, threads).items():
             implementations[name] = (fn, sentences)
         times, peaks, outputs = time_in_rounds(implementations, rounds)
+        busy_times = time_while_busy(implementations, rounds, busy) if busy else None
     limit = matmul_limit(encoder.model.config)
     report = {"matmul_limit_gflops": limit, "implementations": {}}
+    if busy:
+        report["busy_processes"] = busy
     for name, (_, texts) in implementations.items():
         n_tokens = [len(ids) for ids, _ in encoder.tokenizer.encode(texts, max_length=encoder.max_seq_length)]
         seconds = statistics.median(times[name])
@@ -202,6 +256,9 @@ def encoding_benchmark(
             "fraction_of_matmul_limit": flops / seconds / 1e9 / limit,
             "peak_memory_mb": max((p for p in peaks[name] if p is not None), default=None),
         }
+        if busy_times:
+            row["busy_sentences_per_s"] = len(texts) / statistics.median(busy_times[name])
+            row["busy_to_quiet"] = row["busy_sentences_per_s"] / row["sentences_per_s"]
         if texts is sentences:  # the whole set: comparable with minisbert's vectors and the gold scores
             row["max_abs_difference_to_minisbert"] = float(np.abs(outputs[name] - outputs["minisbert"]).max())
             if gold is not None:
@@ -232,6 +289,13 @@ def time_in_rounds(implementations: dict, rounds: int) -> tuple[dict, dict, dict
             times[name].append(seconds)
             peaks[name].append(peak)
     return times, peaks, outputs
+
+
+def time_while_busy(implementations: dict, rounds: int, processes: int) -> dict:
+    """time_in_rounds while `processes` spinning processes compete for the cores: times by name."""
+    with competing_load(processes):
+        times, _, _ = time_in_rounds(implementations, rounds)
+    return times
 
 
 def sts_spearman(vectors: np.ndarray, gold) -> float:
@@ -317,8 +381,13 @@ def corpus_benchmark(encoder, sentences: list[str], sizes=(20_000, 200_000), bat
 # printing
 
 
+def row_label(name: str, row: dict) -> str:
+    """A contender's name and how many sentences it encoded: "reference float64 (256)"."""
+    return f"{name} ({row['sentences']})"
+
+
 def format_encoding_row(name: str, row: dict, base: float) -> str:
-    label = f"{name} ({row['sentences']})"
+    label = row_label(name, row)
     peak = "-" if row["peak_memory_mb"] is None else f"{row['peak_memory_mb']:.0f}"
     ratio = row.get("ratio_to_sentence_transformers")
     diff, rho = row.get("max_abs_difference_to_minisbert"), row.get("sts_spearman")
@@ -328,6 +397,21 @@ def format_encoding_row(name: str, row: dict, base: float) -> str:
         f"{row['sentences_per_s'] / base:8.2f}{'' if diff is None else f'{diff:.1e}':>10}"
         f"{'' if rho is None else f'{rho:.4f}':>10}"
     )
+
+
+def format_busy_table(enc: dict) -> list[str]:
+    """Each contender's sentences/s quiet and busy, and busy/quiet, one line each."""
+    n = enc["busy_processes"]
+    lines = [
+        f"busy: the same rounds again beside {n} Python process{'es' if n > 1 else ''} spinning in a loop",
+        f"  {'':40}{'quiet':>9}{'busy':>9}{'busy/quiet':>12}",
+    ]
+    for name, row in enc["implementations"].items():
+        lines.append(
+            f"  {row_label(name, row):40}{row['sentences_per_s']:9.1f}{row['busy_sentences_per_s']:9.1f}"
+            f"{row['busy_to_quiet']:12.2f}"
+        )
+    return lines
 
 
 def format_report(report: dict) -> str:
@@ -340,6 +424,8 @@ def format_report(report: dict) -> str:
             f"{report['threads']} threads, CPU {report.get('cpu', '?')}; "
             f"matmul limit {enc['matmul_limit_gflops']:.0f} GFLOP/s"
         )
+        if "thread_policy" in report:
+            lines.append(f"  threads: {report['thread_policy']}")
         lines.append(
             f"  {'':40}{'sent/s':>9}{'tokens/s':>10}{'of limit':>10}{'peak MB':>9}{'× s-t':>8}"
             f"{'× mini':>8}{'max |Δ|':>10}{'Spearman':>10}"
@@ -352,6 +438,8 @@ def format_report(report: dict) -> str:
         lines.append(
             f"  max |minisbert − reference float64| = {enc['max_abs_difference_reference_float64']:.1e}"
         )
+        if "busy_processes" in enc:
+            lines += format_busy_table(enc)
     profile = report.get("profile")
     if profile:
         lines.append("profile of minisbert's fp32 encode (share of CPU time, own time of each operator)")

@@ -202,7 +202,11 @@ def add_bench_parser(add) -> None:
     b.add_argument(
         "--train-data", default="stsbenchmark/sts-train.csv", help="STS file for the training benchmark"
     )
-    b.add_argument("--threads", type=positive_int, default=2)
+    b.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch's intra-op threads (default: torch's own, $OMP_NUM_THREADS or one per usable core)",
+    )
     b.add_argument("--rounds", type=positive_int, default=3)
     b.add_argument(
         "--reference-sentences",
@@ -219,6 +223,12 @@ def add_bench_parser(add) -> None:
         nargs="+",
         metavar="N",
         help="run only the corpus benchmark: encode --file on corpora of these sizes (make bench-corpus)",
+    )
+    b.add_argument(
+        "--busy",
+        action="store_true",
+        help="time the encoding again while one process per usable core spins in a loop, "
+        "and report each contender quiet and busy (README, Speed)",
     )
     b.add_argument("--json", help="also write the figures to this JSON file")
 
@@ -266,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The console command: `main`, and an unfinished exercise of a student version said in one line
-    (called as a function, `main` lets NotImplementedError through, so that tests can see it)."""
+    (called as a function, `main` lets NotImplementedError through, so that tests can see it).
+    How idle OpenMP threads wait was settled before this module was even imported, by
+    minisbert/__init__.py: torch reads it when it loads (threads.py)."""
     try:
         status = main()
     except NotImplementedError as err:

@@ -277,8 +277,10 @@ def cmd_bench(args) -> None:
     from .data import data_path, read_sts
     from .files import write_json
     from .pretrained import default_model_folder
+    from .threads import thread_policy, usable_cores
 
-    torch.set_num_threads(args.threads)
+    if args.threads:  # otherwise torch's own count: $OMP_NUM_THREADS, or one per usable core (threads.py)
+        torch.set_num_threads(args.threads)
     folder = Path(args.model) if args.model else default_model_folder()
     encoder = load_encoder(args)
     gold = None  # the STS scores, for each contender's Spearman (not with --file)
@@ -292,6 +294,7 @@ def cmd_bench(args) -> None:
         "sentences": len(sentences),
         "batch_size": args.batch_size,
         "threads": torch.get_num_threads(),
+        "thread_policy": thread_policy(torch.get_num_threads()),  # and how idle threads wait
         "cpu": bench.cpu_description(),  # AVX2, AVX512, bf16 and VNNI instructions: ratios depend on them
     }
     if args.corpus_lines:  # only the corpus benchmark
@@ -301,7 +304,15 @@ def cmd_bench(args) -> None:
             write_json(args.json, report)
         return
     report["encoding"] = bench.encoding_benchmark(
-        encoder, folder, sentences, args.batch_size, args.rounds, args.reference_sentences, gold, args.threads
+        encoder,
+        folder,
+        sentences,
+        args.batch_size,
+        args.rounds,
+        args.reference_sentences,
+        gold,
+        threads=torch.get_num_threads(),
+        busy=usable_cores() if args.busy else 0,  # one competing process per core
     )
     report["profile"] = bench.encoding_profile(encoder, sentences, args.batch_size)
     report["tokenization"] = bench.tokenizer_benchmark(encoder.tokenizer, folder, sentences, args.rounds)

@@ -35,6 +35,7 @@ READING_ORDER = [
     "pretrained",
     "model_folder",
     "devices",
+    "threads",
     "distributed",
     "unpadding",
     "packed_linear",

@@ -290,11 +290,12 @@ def dead_links(out: Path, relatives: list[str]) -> list[str]:
 # the handout
 
 
-# measured on a 2-core machine (OMP_NUM_THREADS=1, another job running), for the handout
-TIME_ONE_EXERCISE = "1 to 8 s"  # `python -m pytest tests/exercises/test_<id>.py`, start-up included
-TIME_GRADE_ALL = "about 10 s"  # `minisbert assignment grade` of all fifteen exercises
-TIME_WHOLE_SUITE = "6 to 10 minutes"  # `python -m pytest` in student versions of 6 and 14 exercises
-TIME_CHECK = "about 3 s"  # `minisbert check`
+# measured on 2 cores (AMD EPYC, AVX-512, 2026-12-06), quiet and beside two processes spinning on
+# the same cores (busy), for the handout; the whole suite in a student version of six exercises
+TIME_ONE_EXERCISE = "3 to 5 s, 7 on a busy machine"  # `python -m pytest tests/exercises/test_<id>.py`
+TIME_GRADE_ALL = "7 s, 11 on a busy machine"  # `minisbert assignment grade` of all fifteen exercises
+TIME_WHOLE_SUITE = "about 2 to 3 minutes"  # `OMP_NUM_THREADS=1 python -m pytest -n auto`: 2 min 13 s quiet
+TIME_CHECK = "2 to 3 s"  # `minisbert check`
 
 
 def handout(exercises: list[Exercise]) -> str:

@@ -34,13 +34,13 @@ TOLERANCES = {
     "float64": (1e-10, 1e-9),
     # one float32 operation without a long sum (an elementwise op, a LayerNorm or softmax over one
     # row, a cosine) against float64: the rounding of a single op, ~6e-8 relative. Largest share
-    # used: 0.37 (a LayerNorm output of tutorial 04), the same on every capability.
+    # used: 0.21 (default), 0.17 (AVX2, AVX-512), at tutorial 04's embeddings against NumPy.
     "fp32_op": (1e-6, 1e-5),
     # one float32 layer: a matrix product over K ≤ 1,536 terms, then GELU or add & LayerNorm,
     # against float64. The product's rounding grows with the size of the terms it sums (|x|·|w|,
     # ~√K · 6e-8 · Σ), not with the result, so an output near 0 keeps an absolute error. Measured
-    # at most 8.9e-6 (MiniLM's layer 0 feed-forward, K = 384): share 0.99 of "fp32_op" under the
-    # default kernels, 0.18 of this one.
+    # up to 8.9e-6 on MiniLM's layer 0 feed-forward (K = 384), which used 0.99 of "fp32_op" under
+    # PyTorch's default kernels; of this one, a largest share of 0.026 (default) to 0.034 (AVX-512).
     "fp32_layer": (5e-5, 1e-5),
     # a whole float32 model against float64 or another float32 implementation (transformers),
     # compared on the real tokens: rounding carried through six layers, each LayerNorm bringing

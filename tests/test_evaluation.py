@@ -79,7 +79,7 @@ def test_data_path_uses_environment(tmp_path, monkeypatch, data_dir):
     monkeypatch.setenv("MINISBERT_DATA", str(data_dir))
     assert len(read_sts("stsbenchmark/sts-dev.csv")) == 1500
     monkeypatch.setenv("MINISBERT_DATA", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="nor under"):
+    with pytest.raises(FileNotFoundError, match=r"sts-dev.csv \(looked in the current folder and "):
         read_sts("stsbenchmark/sts-dev.csv")
 
 

@@ -117,7 +117,7 @@ def run(capability: str) -> tuple[str, int]:
     for tests in (NUMERIC_TESTS, ALTERNATIVES):
         command = [sys.executable, "-m", "pytest", "-n", "auto", "-q", "-p", "no:cacheprovider", *tests]
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-        if done.returncode not in (0,):
+        if done.returncode != 0:
             sys.stdout.write(done.stdout[-6000:] + done.stderr[-2000:])
             status = status or done.returncode
         summaries.append(pytest_summary(done.stdout))

@@ -26,7 +26,8 @@ def int8_missing() -> str | None:
 
 
 # on tests that run int8: skipped, naming the missing kernel, where this torch has none
-needs_int8 = pytest.mark.skipif(int8_missing() is not None, reason=f"{int8_missing()}")
+INT8_MISSING = int8_missing()
+needs_int8 = pytest.mark.skipif(INT8_MISSING is not None, reason=str(INT8_MISSING))
 
 LONG_TEXT = " ".join(["The quick brown fox jumps over the lazy dog near the riverbank."] * 40)
 

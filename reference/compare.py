@@ -26,7 +26,7 @@ import numpy as np
 # name → (atol, rtol). Each says where its error comes from and what `make test-cpus` measured:
 # the largest share of the tolerance that any passing comparison used, under PyTorch's default
 # (no vector extensions), AVX2 and AVX-512 kernels (oneDNN and MKL held to the same), on an AMD
-# EPYC with AVX-512, 2026-12-06. A share of 1 is a failure; every tolerance keeps a margin of at
+# EPYC with AVX-512, 2026-12-06. A share above 1 is a failure; every tolerance keeps a margin of at
 # least 2× over the worst CPU measured, so a CPU whose kernels sum in yet another order passes.
 TOLERANCES = {
     # the same float64 math in torch and NumPy: only the order of additions differs (~1e-16
@@ -37,10 +37,12 @@ TOLERANCES = {
     # used: 0.21 (default), 0.17 (AVX2, AVX-512), at tutorial 04's embeddings against NumPy.
     "fp32_op": (1e-6, 1e-5),
     # one float32 layer: a matrix product over K ≤ 1,536 terms, then GELU or add & LayerNorm,
-    # against float64. The product's rounding grows with the size of the terms it sums (|x|·|w|,
-    # ~√K · 6e-8 · Σ), not with the result, so an output near 0 keeps an absolute error. Measured
-    # up to 8.9e-6 on MiniLM's layer 0 feed-forward (K = 384), which used 0.99 of "fp32_op" under
-    # PyTorch's default kernels; of this one, a largest share of 0.026 (default) to 0.034 (AVX-512).
+    # against float64 (or against the same layer summed in another order). The product's rounding
+    # grows with the size of the terms it sums (|x|·|w|, ~√K · 6e-8 · Σ), not with the result, so
+    # an output near 0 keeps an absolute error. Measured up to 8.9e-6 on MiniLM's layer 0
+    # feed-forward (K = 384), which used 0.99 of "fp32_op" with ATEN_CPU_CAPABILITY=default alone
+    # (oneDNN and MKL at the CPU's own); of this one, a largest share of 0.026 (default) to 0.034
+    # (AVX-512).
     "fp32_layer": (5e-5, 1e-5),
     # a whole float32 model against float64 or another float32 implementation (transformers),
     # compared on the real tokens: rounding carried through six layers, each LayerNorm bringing

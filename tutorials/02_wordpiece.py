@@ -270,15 +270,15 @@ print(f"all-MiniLM-L6-v2's 30,522 tokens: {pretrained_per_word:.3f} pieces per d
 # - A bigger vocabulary cuts the held-out words into fewer pieces on average.
 # - The share of [UNK] does not move with the size: every character of the training text is in
 #   every vocabulary, so a word is [UNK] only if it holds a character never seen in training.
-# - No vocabulary is larger than asked, except where the characters alone need more room (each
-#   in two forms, `x` and `##x`: in full mode, asked 100, it has 104).
+# - No vocabulary is larger than asked, except where the characters alone (as `x` or `##x`, or
+#   both) and the five special tokens need more room: in full mode, asked 100, it has 104.
 # - The largest size asked for is not reached in full mode: the vocabulary stops growing once no
 #   pair occurs twice (it reaches about 12,386 tokens; the trainer breaks ties between pairs of
 #   equal count in no fixed order, so a run may end a token or two either side).
 
 # %%
 assert np.all(np.diff(per_word) <= 0) and np.all(np.diff(got) >= 0)
-# never above the size asked, except where the characters alone (each in two forms, x and ##x)
+# never above the size asked, except where the characters alone (x, ##x) and the special tokens
 # need more room: then the smallest vocabulary, which holds just them
 assert np.all(got <= np.maximum(sizes, got[0]))
 assert np.all(unknown == unknown[0])

@@ -139,7 +139,7 @@ assert same_word and cosine < 0.99
 # (GPT-2 and most later models use "pre-LN", $x + f(\mathrm{LN}(x))$, which keeps an
 # un-normalised path from input to output.) In minisbert this is `BertAddNorm(x, residual)`, used
 # twice per layer; in the reference, `add_norm(params, prefix, x, residual, config)`. A property to
-# check: after the LayerNorm, undoing $\gamma$ and $\beta$ leaves every token with mean 0 and
+# check: after the LayerNorm, undoing $\gamma$ and $\beta$ leaves every real token with mean 0 and
 # variance 1 across its features.
 
 # %%
@@ -236,7 +236,7 @@ save_figure(fig, "04_gelu.png")
 # `intermediate`; the second half, $W_2$, is the `dense` of the layer's second `BertAddNorm`
 # (`layer.output`), which adds the residual and normalises. Most of the 1536 units are off for a
 # given token: in layer 0 about three quarters get a negative input, which GELU sends to
-# (−0.17, 0].
+# [−0.17, 0).
 
 # %%
 with torch.inference_mode():
@@ -319,9 +319,10 @@ assert (np.array(update["attention"]) < np.array(update["feed-forward"])).all() 
 # - torch in float32 stays within a few 10⁻⁶ of the float64 reference from the embeddings to the
 #   last layer, inside the "fp32_model" tolerance (10⁻⁵). The same torch model in float64 agrees
 #   to better than 10⁻¹³. So the small gap is float32 rounding, not a different computation, and
-#   it does not compound: after six layers it is about where the first layer left it (within 3×;
-#   how large exactly depends on your CPU's kernels, which is why we compare real tokens only,
-#   with a tolerance chosen over several kinds of CPU: `reference/compare.py`).
+#   it does not compound: after six layers it is about where the first layer left it (within 3×).
+#   How large exactly depends on your CPU's kernels, so the tolerance was chosen over several kinds
+#   of CPU (`reference/compare.py`); and only real tokens are compared, since nothing reads the
+#   padding positions and their rounding differs more from CPU to CPU.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4))

@@ -60,7 +60,7 @@ install: $(BIN)/python
 install-test: install
 	$(PIP) install -e ".[test,docs]"
 
-# corpus-scale encoding with the real model (README, "Training on several processes"): peak memory
+# corpus-scale encoding with the real model (docs/corpus.md; figures in docs/speed.md): peak memory
 # of 200,000 lines against 20,000, and an interrupted run resumed to the same bytes
 bench-corpus: install
 	MINISBERT_DATA=$(DATA) $(BIN)/minisbert bench --corpus-lines 20000 200000

@@ -1,9 +1,9 @@
 """minisbert: Sentence-BERT from scratch, for reading and for real use.
 
-Read the files in this order (each imports only files before it; tests/test_imports.py checks it
-as READING_ORDER):
+The core, in reading order (each module imports only those before it; tests/test_imports.py
+checks it as READING_ORDER):
 
-    files             reading and writing the small files of model folders and training runs, safely
+    json_files        the JSON files of a model folder, read with errors that name them
     config            the BERT hyper-parameters, with Hugging Face's field names
     tokenizer         WordPiece tokenization, a thin wrapper over Hugging Face `tokenizers`
     model             the BERT encoder by hand: embeddings → attention → layer → encoder
@@ -12,49 +12,56 @@ as READING_ORDER):
     pretrained        published BERT weights into `BertModel`; the embedded default model
     model_folder      the sentence-transformers folder format, read and written
     devices           where the numbers live and how wide they are: devices, mixed precision
-    threads           how idle CPU threads wait: passively, so that a busy machine does not stall them
-    distributed       training on several processes with torch.distributed, launched by torchrun
-    unpadding         training's linear layers on the real tokens only
-    packed_linear     `encode`'s linear layers on the CPU: weights packed (fp32) or quantised (int8)
     sentence_encoder  tokenizer → BERT → pooling → (optional) L2 normalisation
     losses            the training objectives of Sentence-BERT
     text_files        UTF-8 text and tab-separated files line by line, with errors that say where
     data              sentence-pair data sets, triplets derived from them, batches for training
     evaluation        STS correlation, classification accuracy, triplet accuracy and retrieval
     search            semantic search and paraphrase mining, in chunks
-    corpus            encoding a corpus too large for memory: a sentence a line in, a vector a row out
-    export            a sentence encoder to ONNX, for ONNX Runtime
-    plots             pictures of a training run: loss per step, dev metric per evaluation
     optimizer         AdamW without weight decay on biases and LayerNorm; linear warm-up and decay
-    checkpoints       written so that a crash at any moment leaves the last good one
-    run_lock          one training run at a time in a run folder
     training          the siamese training loop of Sentence-BERT
-    recipes           the SBERT paper's set-ups: for each objective, which data, loss and evaluators
-    bench_onnx        ONNX Runtime as a contender in `minisbert bench`
-    bench             encoding and training throughput beside the NumPy reference and sentence-transformers
-    bench_training    optimizer steps/s: minisbert's `Trainer` against a plain PyTorch loop
-    exercises         the exercises of the course assignment, described in one place
-    assignment        making a student version: marked regions become stubs, plus a handout
-    grading           running each exercise's tests in a repository and scoring them
-    divergence        where an encoder first computes something other than a correct one
-    commands          what each `minisbert` command does
-    arguments         the command line's arguments, checked before any work starts
-    cli               the `minisbert` command line
     __init__          this file: the names `import minisbert` gives
-    __main__          `python -m minisbert`
+
+The tools around the core, each in a folder of its own (the core imports none of them, but for
+`save_pretrained`, which hands the writing to files/):
+
+    files/    writing files and folders so that a crash never leaves a part
+    kernels/  faster linear layers (packed, int8, padding skipped) and how CPU threads wait
+    run/      a training run: checkpoints and resume, the run lock, several processes, plots, recipes
+    deploy/   encoding a corpus larger than memory; ONNX export
+    bench/    throughput against the NumPy reference, sentence-transformers and ONNX Runtime
+    course/   the course kit: exercises, student versions, grading
+    cli/      the `minisbert` command line, which uses all of the above
+
+`import minisbert` loads nothing heavy: the names below are imported when first used (PEP 562),
+so that `minisbert.cli` can set how CPU threads wait before torch loads (kernels/threads.py).
 """
 
-from .threads import wait_passively
+from __future__ import annotations
 
-# First of all, before anything below imports torch: OpenMP reads how its threads wait when torch
-# loads, and the `minisbert` command runs this file before any code of its own (threads.py).
-wait_passively()
+import importlib
 
-from .config import BertConfig, preset  # noqa: E402 (after the wait policy, on purpose)
-from .model import BertModel  # noqa: E402
-from .pooling import PoolingConfig  # noqa: E402
-from .sentence_encoder import SentenceEncoder  # noqa: E402
-from .tokenizer import WordPieceTokenizer  # noqa: E402
-
-__all__ = ["BertConfig", "BertModel", "PoolingConfig", "SentenceEncoder", "WordPieceTokenizer", "preset"]
+# name → the core module that defines it
+PUBLIC = {
+    "BertConfig": "config",
+    "preset": "config",
+    "BertModel": "model",
+    "PoolingConfig": "pooling",
+    "SentenceEncoder": "sentence_encoder",
+    "WordPieceTokenizer": "tokenizer",
+}
+__all__ = sorted(PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`minisbert.SentenceEncoder` and the other public names, imported on first use."""
+    if name not in PUBLIC:
+        raise AttributeError(f"module 'minisbert' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{PUBLIC[name]}", __name__), name)
+    globals()[name] = value  # later lookups find it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(PUBLIC))

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import read_json_object
+from .json_files import read_json_object
 
 # The activations `hidden_act` may name. "gelu" is the exact form x * Phi(x) with the error
 # function; "gelu_new" and "gelu_pytorch_tanh" are the tanh approximation used by GPT-2 and

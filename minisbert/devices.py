@@ -20,7 +20,7 @@ large factor before backward so that small gradients survive, and divided out be
 
 Speed depends on the hardware. On a CPU with AVX-512 BF16 instructions bf16 encodes about 1.7×
 faster than fp32 (measured on an AMD EPYC with them); on an AMD EPYC with AVX2 only, bf16 encoded
-about 7× slower (0.14×, README, Speed; one 448×384 by 384×1536 matrix multiply: fp32 7 ms, bf16
+about 7× slower (0.14×, docs/speed.md; one 448×384 by 384×1536 matrix multiply: fp32 7 ms, bf16
 44 ms), because the CPU has no bf16 arithmetic and every product is emulated.
 `torch.backends.cpu.get_cpu_capability()` says which kind of CPU torch found. fp16 on the CPU is
 slow everywhere: it is there for GPUs.

@@ -24,8 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .distributed import current_world, gather_with_gradients
-
 # ---------------------------------------------------------------------------------------------
 # classification
 
@@ -191,29 +189,13 @@ def multiple_negatives_ranking_loss(anchors, positives, scale: float = 20.0, neg
 
 
 class MultipleNegativesRankingLoss(nn.Module):
-    """In-batch negatives ranking loss (scale 20, as in sentence-transformers).
+    """In-batch negatives ranking loss (scale 20, as in sentence-transformers): each anchor against
+    every positive (and hard negative) of the batch. On several processes, the whole global batch's
+    candidates: minisbert/run/distributed.py, `GlobalBatchMNRL`."""
 
-    Trained on N ranks (distributed.py), each rank holds b of the N·b examples of a global batch.
-    With `gather_across_ranks` (the default), each anchor is scored against the positives (and
-    hard negatives) of the whole global batch, N·b − 1 negatives, exactly as one process with the
-    global batch would; gradients flow back to the rank that embedded each candidate. Without it,
-    each rank uses only its own b − 1: cheaper (no gathering) but a different, easier objective.
-    """
-
-    def __init__(self, scale: float = 20.0, gather_across_ranks: bool = True):
+    def __init__(self, scale: float = 20.0):
         super().__init__()
-        self.scale, self.gather_across_ranks = scale, gather_across_ranks
+        self.scale = scale
 
     def forward(self, anchors, positives, negatives=None) -> torch.Tensor:
-        if self.gather_across_ranks and current_world().size > 1:
-            positives = own_rows_first(gather_with_gradients(positives), len(anchors))  # (N·b, D)
-            if negatives is not None:
-                negatives = gather_with_gradients(negatives)  # (N·b, D)
         return multiple_negatives_ranking_loss(anchors, positives, self.scale, negatives)
-
-
-def own_rows_first(gathered: torch.Tensor, b: int) -> torch.Tensor:
-    """Rotate the gathered rows (N·b, D) so that this rank's own b come first: anchor i's answer
-    is then still candidate i. The order of the other candidates does not change a softmax."""
-    start = current_world().rank * b
-    return torch.cat([gathered[start:], gathered[:start]])

@@ -13,25 +13,17 @@ A sentence-transformers model folder describes the whole pipeline of `SentenceEn
 `read_model_folder` reads each of these description files once and returns what they say;
 `SentenceEncoder.from_pretrained` builds the encoder from it. A plain BERT folder (no
 modules.json) is read as a Transformer followed by mean pooling, the SBERT paper's default.
-`save_sentence_encoder` writes the same format, so that minisbert and sentence-transformers both
-load what minisbert saves.
+`write_model_folder` writes the same format, so that minisbert and sentence-transformers both
+load what minisbert saves (`SentenceEncoder.save_pretrained` writes it into a new folder first, so
+that a crash never leaves half a model: minisbert/files/saving.py).
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import (
-    check_new_folder,
-    read_json,
-    remove_stale_temporaries,
-    replace_folder,
-    temporary_folder,
-    write_json,
-)
+from .json_files import read_json, write_json
 from .pooling import PoolingConfig
 from .pretrained import write_weights
 
@@ -147,34 +139,3 @@ def write_model_folder(encoder, folder: str | Path) -> None:
     write_json(folder / "1_Pooling" / "config.json", encoder.pooling.to_dict())
     if encoder.normalize:
         write_json(folder / "2_Normalize" / "config.json", {})
-
-
-def save_sentence_encoder(
-    encoder, folder: str | Path, overwrite: bool = False, also: Callable[[Path], None] | None = None
-) -> Path:
-    """Write `encoder` as a model folder that both minisbert and sentence-transformers load.
-
-    The files are written into a temporary folder beside `folder`, which then takes its place in
-    one step (`files.replace_folder`), so a crash at any moment leaves the old model or the new one,
-    never a part. Temporary folders that an earlier, killed save left beside `folder` are removed
-    first. A `folder` that exists and is not empty is only replaced with `overwrite=True`.
-    `also(new_folder)` writes more files into the new folder before it takes its place (export.py:
-    the ONNX graph), so that they too appear all at once or not at all.
-    """
-    folder = Path(folder)
-    if not overwrite:
-        check_new_folder(folder, "files", "pass overwrite=True to replace it")
-    elif folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"{folder} exists and is a file, not a folder")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(folder.parent, folder.name)
-    tmp = temporary_folder(folder)
-    try:
-        write_model_folder(encoder, tmp)
-        if also is not None:
-            also(tmp)
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder

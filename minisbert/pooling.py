@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .files import read_json_object
+from .json_files import read_json_object
 
 # ---------------------------------------------------------------------------------------------
 # the pooling functions

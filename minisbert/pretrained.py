@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .config import BertConfig
-from .files import read_json, write_json
+from .json_files import read_json, write_json
 from .model import BertModel
 from .weight_checks import check_safetensors_header, check_weight_values
 

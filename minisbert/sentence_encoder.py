@@ -14,11 +14,11 @@ Shapes: N sentences, B batch, T tokens, C hidden size, D = C × number of poolin
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +29,19 @@ from tqdm.auto import tqdm
 from .config import BertConfig
 from .devices import ENCODING_PRECISIONS, autocast, check_precision
 from .model import BertModel
-from .model_folder import read_model_folder, save_sentence_encoder
-from .packed_linear import packed_linears, uses_packed_linears
+from .model_folder import read_model_folder
 from .pooling import PoolingConfig, l2_normalize, pool
 from .pretrained import default_model_folder, load_bert_model
 from .tokenizer import WordPieceTokenizer, check_texts
 
 PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
-# One encode at a time in a process. While an encode runs, its model is in eval mode and its linear
-# layers may run swapped forwards (packed_linear.py: int8 ones, with precision="int8"); an encode
-# in another thread must not run on them. Torch already spreads each encode over every core, so
-# taking turns costs little. (Re-entrant, so that an encode called inside an encode, from a forward
-# hook say, does not wait for itself forever; it runs on the outer call's linear layers.)
-ONE_ENCODE_AT_A_TIME = threading.RLock()
+# Encodes of one encoder take turns (`SentenceEncoder.turn`): an encode puts the model in eval mode
+# and back, and another thread must not find it half-way. Each encoder has a lock of its own, so
+# that encodes of different encoders run side by side. (Kept beside the encoder, not in it, so that
+# an encoder still copies and pickles; re-entrant, so that an encode called inside an encode, from a
+# forward hook say, does not wait for itself.)
+TURNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+TURNS_LOCK = threading.Lock()  # guards TURNS itself, for the instant a new encoder's lock is made
 EmbeddingsOrTexts = np.ndarray | torch.Tensor | Sequence[str] | str  # (N, D) vectors, or sentences
 
 
@@ -51,6 +51,30 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.nd
     Example: lengths [3, 9, 5, 8], batch 2 → [[1, 3], [2, 0]]."""
     order = np.argsort([-n for n in lengths], kind="stable")  # longest first; ties keep input order
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def encode_in_batches(
+    tokenizer: WordPieceTokenizer,
+    sentences: Sequence[str],
+    max_length: int,
+    batch_size: int,
+    run: Callable[[dict[str, torch.Tensor]], np.ndarray],
+    dimension: int | None = None,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """The batching loop of every encoder here (`encode`, the benchmark's NumPy reference and ONNX
+    Runtime, export's check): tokenize, sort by length (`length_sorted_batches`), pad each batch,
+    `run(batch)` → its vectors (B, D), put back in input order. Returns float32 (N, D); D is
+    `dimension`, or the width of the first batch's vectors (so that no sentences give (0, 0))."""
+    encoded = tokenizer.encode(sentences, max_length=max_length)
+    batches = length_sorted_batches([len(ids) for ids, _ in encoded], batch_size)
+    out = None if dimension is None else np.empty((len(sentences), dimension), dtype=np.float32)  # (N, D)
+    for rows in tqdm(batches, desc="encoding", unit="batch", disable=not show_progress):
+        vectors = run(tokenizer.pad([encoded[i] for i in rows]))  # (B, D)
+        if out is None:
+            out = np.empty((len(sentences), vectors.shape[1]), dtype=np.float32)
+        out[rows] = vectors
+    return np.zeros((0, 0), dtype=np.float32) if out is None else out
 
 
 class SentenceEncoder(nn.Module):
@@ -121,7 +145,14 @@ class SentenceEncoder(nn.Module):
         return cls(model, tokenizer, PoolingConfig(tuple(pooling)), max_seq_length=max_seq_length).eval()
 
     def save_pretrained(self, folder: str | Path, overwrite: bool = False) -> Path:
-        """Write a standard sentence-transformers folder (see `model_folder.save_sentence_encoder`)."""
+        """Write a standard sentence-transformers folder (the files: model_folder.py).
+
+        The one place the core hands work to a tool outside it: the files are written into a new
+        folder beside `folder`, which then takes its place in one step, so that a crash never
+        leaves half a model (minisbert/files/saving.py). A folder that exists and is not empty is
+        only replaced with `overwrite=True`."""
+        from .files.saving import save_sentence_encoder
+
         return save_sentence_encoder(self, folder, overwrite=overwrite)
 
     # -- the differentiable forward, used for training -------------------------------------------
@@ -165,49 +196,62 @@ class SentenceEncoder(nn.Module):
         longer than `max_seq_length` tokens is truncated. `normalize=None` follows the model folder
         (all-MiniLM-L6-v2 normalises). The progress bar shows on long inputs in a terminal.
 
-        `precision`: "fp32" (the default) computes in float32; on the CPU, for 8 batches or more,
-        its linear layers run on weights packed for oneDNN (packed_linear.py), within about 1e-7
-        of `self(**batch)`.
-        "bf16" or "fp16" runs the matrix multiplies in that type under autocast (devices.py);
-        "int8" runs the linear layers in 8-bit integers (CPU only, packed_linear.py). The vectors
-        come back as float32 whatever the precision. Encodes from several threads take turns
-        (`ONE_ENCODE_AT_A_TIME`).
+        `precision`: "fp32" (the default) computes in float32, `self(**batch)` exactly; "bf16" or
+        "fp16" runs the matrix multiplies in that type under autocast (devices.py). The vectors
+        come back as float32 whatever the precision. Faster linear layers are a choice of module,
+        made before encoding and shown by `print(encoder)`: packed for oneDNN or 8-bit integers
+        (minisbert/kernels/packed_linear.py, `use_linears(encoder, "packed" | "int8")`); "int8"
+        here only confirms that the linear layers are int8 ones. Encodes of one encoder from
+        several threads take turns (`turn`).
         """
         if isinstance(sentences, str):
             return self.encode([sentences], batch_size, normalize, show_progress, precision)[0]
         sentences = check_texts(sentences, "sentences")
         check_precision(precision, ENCODING_PRECISIONS)
+        self.check_int8(precision)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        encoded = self.tokenizer.encode(sentences, max_length=self.max_seq_length)
-        batches = length_sorted_batches([len(ids) for ids, _ in encoded], batch_size)
         if show_progress is None:
-            show_progress = sys.stderr.isatty() and len(batches) >= PROGRESS_MIN_BATCHES
-        out = np.empty((len(sentences), self.dimension), dtype=np.float32)  # (N, D)
-        with ONE_ENCODE_AT_A_TIME:
+            show_progress = sys.stderr.isatty() and len(sentences) >= PROGRESS_MIN_BATCHES * batch_size
+
+        def run(batch: dict[str, torch.Tensor]) -> np.ndarray:
+            batch = {k: v.to(self.device) for k, v in batch.items()}  # (B, T) each
+            return self(**batch, normalize=normalize).float().cpu().numpy()  # (B, D)
+
+        with self.turn():
             was_training = self.training
             self.eval()  # dropout off
             try:
-                with torch.inference_mode(), self.running_at(precision, len(batches)):
-                    for rows in tqdm(batches, desc="encoding", unit="batch", disable=not show_progress):
-                        batch = self.tokenizer.pad([encoded[i] for i in rows])
-                        batch = {k: v.to(self.device) for k, v in batch.items()}
-                        embeddings = self(**batch, normalize=normalize)  # (B, D)
-                        out[rows] = embeddings.float().cpu().numpy()
+                with torch.inference_mode(), autocast(self.device, precision):
+                    return encode_in_batches(
+                        self.tokenizer,
+                        sentences,
+                        self.max_seq_length,
+                        batch_size,
+                        run,
+                        self.dimension,
+                        show_progress,
+                    )
             finally:
                 self.train(was_training)
-        return out
 
-    def running_at(self, precision: str, batches: int) -> contextlib.ExitStack:
-        """The context an encode of `batches` batches runs in: packed or int8 linear layers where
-        they apply (packed_linear.py), autocast for bf16 and fp16."""
-        stack = contextlib.ExitStack()
-        if uses_packed_linears(self.device, precision, batches):
-            stack.enter_context(packed_linears(self.model, precision))
-        stack.enter_context(autocast(self.device, precision))
-        return stack
+    def turn(self) -> threading.RLock:
+        """This encoder's lock: held while an encode (or an export) uses the model, so that other
+        threads' encodes of the same encoder wait their turn."""
+        with TURNS_LOCK:
+            return TURNS.setdefault(self, threading.RLock())
+
+    def check_int8(self, precision: str) -> None:
+        """precision "int8" names what the linear layers already are; say how to get them if not."""
+        kinds = {getattr(m, "kind", "plain") for m in self.modules() if isinstance(m, nn.Linear)}
+        if precision == "int8" and kinds != {"int8"}:
+            raise ValueError(
+                "precision 'int8' runs the linear layers in 8-bit integers: swap them in first, with "
+                "minisbert.kernels.packed_linear.use_linears(encoder, 'int8') (print(encoder) then "
+                "shows Int8Linear), or use `minisbert encode --precision int8`"
+            )
 
     def similarity(self, a: EmbeddingsOrTexts, b: EmbeddingsOrTexts | None = None) -> np.ndarray:
         """Cosine similarity matrix (N, M) between two sets of embeddings (or sentences).

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from .files import read_json, write_json
+from .json_files import read_json, write_json
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")  # what every BERT vocabulary must hold
 # the roles of BERT's special tokens, as Hugging Face's special_tokens_map.json names them

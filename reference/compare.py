@@ -62,7 +62,7 @@ TOLERANCES = {
     # measured at most 2.3e-3 on the unit-length all-MiniLM-L6-v2 vectors of the STS test
     # sentences; in the tests, share 0.15 to 0.18 (CPUs with and without bf16 instructions)
     "bf16_model": (1e-2, 0.0),
-    # a float32 model against itself with int8 linear layers (minisbert/packed_linear.py): weights
+    # a float32 model against itself with int8 linear layers (minisbert/kernels/packed_linear.py): weights
     # and activations rounded to 255 levels in every layer; measured at most 8.4e-2 (reduce_range,
     # an AVX2 CPU) on the unit-length all-MiniLM-L6-v2 vectors of the STS test sentences; in the
     # tests, share 0.24 on every capability (int8 runs fbgemm's kernels, whatever ATen's)

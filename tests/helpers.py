@@ -16,7 +16,7 @@ from reference.compare import TOLERANCES, assert_close, max_differences, to_nump
 def int8_missing() -> str | None:
     """Why this torch cannot run precision int8 (PyTorch's x86 quantised kernels, fbgemm, are not
     in its ARM builds, Apple silicon included), or None when it can."""
-    from minisbert.packed_linear import int8_engine
+    from minisbert.kernels.packed_linear import int8_engine
 
     try:
         int8_engine()

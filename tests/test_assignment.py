@@ -32,7 +32,7 @@ from exercises.make_golden import record
 from exercises.mistakes import MISTAKES
 from test_tutorials import fast_env
 
-from minisbert.assignment import (
+from minisbert.course.assignment import (
     BEGIN,
     END,
     MARKED_PACKAGES,
@@ -42,8 +42,15 @@ from minisbert.assignment import (
     make_assignment,
     stub_source,
 )
-from minisbert.exercises import ASSIGNMENT_FILE, BY_ID, EXERCISES, FORWARD_EXERCISES, TRACE_FILE, select
-from minisbert.grading import add_divergence, format_table, grade, gradescope_results
+from minisbert.course.exercises import (
+    ASSIGNMENT_FILE,
+    BY_ID,
+    EXERCISES,
+    FORWARD_EXERCISES,
+    TRACE_FILE,
+    select,
+)
+from minisbert.course.grading import add_divergence, format_table, grade, gradescope_results
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = [e.id for e in EXERCISES]
@@ -139,9 +146,13 @@ def test_the_student_version_passes_the_linter_and_leaks_nothing(student):
     )
     assert lint.returncode == 0, lint.stdout
     assert not [path for path in TEACHER_ONLY if (student / path).exists()]
-    readme = (student / "README.md").read_text(encoding="utf-8")
-    assert "## Teaching with minisbert" not in readme and "## Your assignment" in readme
-    assert "(see Teaching" not in readme  # a pointer to the section it no longer has
+    readme = (student / "README.md").read_text(encoding="utf-8")  # its own, not ours cut down
+    assert readme == (ROOT / "minisbert" / "course" / "student_readme.md").read_text(encoding="utf-8")
+    assert "## Your assignment" in readme and "HANDOUT.md" in readme
+    links = re.findall(r"\]\((?![a-z]+:)([^)#\s]+)", readme)  # relative links, as in [x](docs/speed.md)
+    assert links and [link for link in links if not (student / link).exists()] == []
+    tutorials = (student / "tutorials").glob("[0-9][0-9]_*.py")  # test_tutorials.py asks this of it
+    assert [p.name for p in tutorials if p.name not in readme] == []
     named = {path.removeprefix("tests/") for path in TEACHER_ONLY}  # as the docs name them
     docs = [*student.rglob("*.md"), *(student / "tests" / "exercises").glob("*.py")]
     dead = [(p.name, n) for p in docs for n in named if n in p.read_text(encoding="utf-8")]

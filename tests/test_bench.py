@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from helpers import assert_close, int8_missing
 
-from minisbert import bench
-from minisbert.bench_training import training_benchmark
+from minisbert.bench import throughput as bench
+from minisbert.bench.trainer_steps import training_benchmark
 from minisbert.data import read_sts
 from minisbert.optimizer import build_optimizer
 from minisbert.training import TrainingConfig

@@ -1,4 +1,4 @@
-"""Encoding a corpus file (minisbert/corpus.py, `minisbert encode --file F -o V.npy`): the rows are
+"""Encoding a corpus file (minisbert/deploy/corpus.py, `minisbert encode --file F -o V.npy`): the rows are
 the lines in order, equal to `encode` on the same lines; memory does not grow with the corpus; an
 interrupted run (stopped, or killed with SIGKILL) resumes to exactly the bytes of an uninterrupted
 one, and refuses to resume when the corpus, the model or the settings changed; bad input is named."""
@@ -20,8 +20,8 @@ import torch
 from minisbert import SentenceEncoder
 from minisbert.cli import main
 from minisbert.config import preset
-from minisbert.corpus import encode_file
-from minisbert.files import read_json
+from minisbert.deploy.corpus import encode_file
+from minisbert.json_files import read_json
 from reference.compare import assert_close
 
 WORDS = "a man woman dog cat plays guitar runs eats food on the grass in a park slowly quickly".split()

@@ -50,13 +50,14 @@ from test_distributed import ENV, command, train_command, weights, with_dropout
 from test_training import CONFIG, objectives, tiny_encoder, train
 from test_training import weights as trained_weights
 
-from minisbert import SentenceEncoder, files
-from minisbert.arguments import BadArguments, check_arguments
-from minisbert.checkpoints import remove_old_checkpoints
-from minisbert.cli import build_parser, main
-from minisbert.files import remove_stale_temporaries, temporary_folder
-from minisbert.run_lock import LOCK_FILE, RunFolderInUse, RunLock, refuse_if_in_use
-from minisbert.training import fit
+from minisbert import SentenceEncoder
+from minisbert.cli.arguments import BadArguments, check_arguments
+from minisbert.cli.parser import build_parser, main
+from minisbert.files import atomic as files
+from minisbert.files.atomic import remove_stale_temporaries, temporary_folder
+from minisbert.run.checkpoints import remove_old_checkpoints
+from minisbert.run.run_lock import LOCK_FILE, RunFolderInUse, RunLock, refuse_if_in_use
+from minisbert.run.training_run import fit
 
 SEED = 12  # of the random kill moments
 workspace = test_distributed.workspace  # the fixture: a small STS data set and a tiny model

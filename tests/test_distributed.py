@@ -32,8 +32,8 @@ from helpers import assert_close, max_differences
 
 from minisbert import SentenceEncoder, preset
 from minisbert.data import read_texts
-from minisbert.distributed import World, rank_slice
 from minisbert.losses import MultipleNegativesRankingLoss
+from minisbert.run.distributed import GlobalBatchMNRL, World, rank_slice
 
 RANKS = 2
 PAIRS = 64  # STS pairs in each of train, dev and test: 8 steps of a global batch of 8
@@ -241,7 +241,7 @@ def test_two_ranks_encode_a_corpus_into_one_file_in_input_order(workspace, data_
     assert np.load(workspace / "one.npy").shape == (2_700, 32)
     assert (workspace / "two.npy").read_bytes() == (workspace / "one.npy").read_bytes()
     interrupt = (
-        "from minisbert import SentenceEncoder; from minisbert.corpus import encode_file; "
+        "from minisbert import SentenceEncoder; from minisbert.deploy.corpus import encode_file; "
         f"encode_file(SentenceEncoder.from_pretrained({str(workspace / 'tiny')!r}), {str(corpus)!r}, "
         f"{str(workspace / 'resumed.npy')!r}, block_lines=256, stop_after_blocks=3)"
     )
@@ -278,7 +278,7 @@ def mnrl_on_rank(rank: int, size: int, port: int, gather: bool, out) -> None:
         full = fixed_embeddings()
         b = len(full[0]) // size
         mine = [x[rank * b : (rank + 1) * b].clone().requires_grad_() for x in full]  # (b, D) each
-        loss = MultipleNegativesRankingLoss(gather_across_ranks=gather)(*mine)
+        loss = GlobalBatchMNRL(gather_across_ranks=gather)(*mine)
         (loss / size).backward()  # DDP averages the gradients over the ranks
         total = loss.detach().clone()
         dist.all_reduce(total)

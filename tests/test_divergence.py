@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from minisbert import divergence
-from minisbert.divergence import load_trace, locate_divergence
+from minisbert.course import divergence
+from minisbert.course.divergence import load_trace, locate_divergence
 from minisbert.model import activation
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The ONNX export (minisbert/export.py): the graph that ONNX Runtime runs gives minisbert's vectors.
+"""The ONNX export (minisbert/deploy/export.py): the graph that ONNX Runtime runs gives minisbert's vectors.
 
 Checked on the real all-MiniLM-L6-v2 (mean pooling, normalised) with the tricky texts of
 tests/helpers.py (empty strings, control characters, CJK, a text longer than max_seq_length) in
@@ -16,7 +16,7 @@ from helpers import TRICKY_TEXTS, assert_close
 
 from minisbert import SentenceEncoder
 from minisbert.config import preset
-from minisbert.export import ONNX_FILE, export_onnx, onnx_encode, onnx_session
+from minisbert.deploy.export import ONNX_FILE, export_onnx, onnx_encode, onnx_session
 from minisbert.model import BertModel
 from minisbert.pooling import PoolingConfig
 
@@ -71,7 +71,7 @@ def test_the_command_line_refuses_a_folder_that_holds_something(exported, capsys
 def test_a_failed_export_leaves_no_folder_and_the_old_one_whole(encoder, tmp_path, monkeypatch):
     """The folder and its graph appear together or not at all: an export that fails while writing
     the graph leaves no new folder, and with overwrite=True the old folder as it was."""
-    from minisbert import export
+    from minisbert.deploy import export
 
     def failing(encoder, path):
         path.write_bytes(b"half a graph")
@@ -97,8 +97,8 @@ def test_a_failed_export_leaves_no_folder_and_the_old_one_whole(encoder, tmp_pat
 def test_without_the_exporters_packages_the_error_says_what_to_install(
     encoder, tmp_path, monkeypatch, capsys
 ):
-    from minisbert import export
     from minisbert.cli import main
+    from minisbert.deploy import export
 
     missing = "no_such_package_for_minisbert"
     monkeypatch.setattr(export, "EXPORTER_PACKAGES", ("onnx", missing))

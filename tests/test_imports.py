@@ -5,10 +5,14 @@ statement at any depth, so an import inside a function counts as much as one at 
    never `minisbert`, never the published implementations.
 2. `minisbert/` never imports `reference/` or the published implementations it is checked
    against (sentence-transformers, transformers, ...), with two named exceptions: the benchmark
-   (`bench.py`, `bench_onnx.py`, `bench_training.py`), which must run the contenders it times,
-   and the ONNX export (`export.py`), which runs the graph it writes with ONNX Runtime.
-3. `minisbert/` is layered in reading order (`READING_ORDER`): a module imports only modules
-   before it, so there is no import circle and a reader never meets a name from further on.
+   (`minisbert/bench/`), which must run the contenders it times, and the ONNX export
+   (`minisbert/deploy/export.py`), which runs the graph it writes with ONNX Runtime.
+3. The core (the modules directly in `minisbert/`) is layered in reading order (`READING_ORDER`):
+   a module imports only core modules before it, so there is no import circle and a reader never
+   meets a name from further on. It imports none of the folders of tools around it (`ROOMS`),
+   with one named door (`CORE_DOORS`).
+4. The folders of tools are layered too (`ROOMS`, in order): a module in one imports the core,
+   its own folder, and folders before it; `cli/`, last, may use them all.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# minisbert's modules in the order a reader meets them; the README lists them in this order
+# the core's modules in the order a reader meets them; minisbert/__init__.py lists them in this order
 READING_ORDER = [
-    "files",
+    "json_files",
     "config",
     "tokenizer",
     "model",
@@ -35,37 +39,23 @@ READING_ORDER = [
     "pretrained",
     "model_folder",
     "devices",
-    "threads",
-    "distributed",
-    "unpadding",
-    "packed_linear",
     "sentence_encoder",
     "losses",
     "text_files",
     "data",
     "evaluation",
     "search",
-    "corpus",
-    "export",
-    "plots",
     "optimizer",
-    "checkpoints",
-    "run_lock",
     "training",
-    "recipes",
-    "bench_onnx",
-    "bench",
-    "bench_training",
-    "exercises",
-    "assignment",
-    "grading",
-    "divergence",
-    "commands",
-    "arguments",
-    "cli",
     "__init__",
     "__main__",
 ]
+# the folders of tools, each importing only the core and the folders before it
+ROOMS = ["files", "kernels", "run", "deploy", "bench", "course", "cli"]
+# (core module, tool module it may import): saving a model hands the writing to files/, so that a
+# crash never leaves half a folder (sentence_encoder.save_pretrained); `python -m minisbert` runs
+# the command line
+CORE_DOORS = {("sentence_encoder", "minisbert.files.saving"), ("__main__", "minisbert.cli")}
 ORACLES = {
     "reference",
     "sentence_transformers",
@@ -75,13 +65,14 @@ ORACLES = {
     "scipy",
 }
 # the benchmark runs what it compares with; export.py runs the graph it writes with ONNX Runtime
-ORACLE_USERS = {"bench", "bench_onnx", "bench_training", "export"}
+ORACLE_USERS = {"minisbert.bench", "minisbert.deploy.export"}
 REFERENCE_ALLOWED = {"numpy", "safetensors.numpy", "reference"}
 
 
 def imported_modules(path: Path, package: str) -> list[tuple[int, str]]:
     """(line, absolute module name) of every import in a file, at any depth; relative imports are
-    resolved against `package`. `from . import bench` counts as `package.bench`."""
+    resolved against `package` ("minisbert" or "minisbert.run"; `..` climbs one level).
+    `from . import bench` counts as `package.bench`."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -89,7 +80,8 @@ def imported_modules(path: Path, package: str) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = package + (f".{base}" if base else "")
+                parent = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                base = parent + (f".{base}" if base else "")
             if node.level and not node.module:
                 found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
             else:
@@ -110,22 +102,47 @@ def reference_violations(root: Path) -> list[str]:
     return problems
 
 
+def core_violation(me: str, name: str) -> str | None:
+    """What is wrong with core module `me` importing `name`, or None."""
+    parts = name.split(".")
+    if len(parts) < 2:
+        return None
+    if parts[1] in ROOMS:
+        if not any(me == m and (name == door or name.startswith(door + ".")) for m, door in CORE_DOORS):
+            return f"imports {name}, a tool outside the core (the core imports none of {ROOMS})"
+    elif parts[1] in READING_ORDER and READING_ORDER.index(parts[1]) >= READING_ORDER.index(me):
+        return f"imports {name}, which comes at or after it in READING_ORDER"
+    return None
+
+
+def room_violation(room: str, name: str) -> str | None:
+    """What is wrong with a module of the folder `room` importing `name`, or None."""
+    parts = name.split(".")
+    if len(parts) > 1 and parts[1] in ROOMS and ROOMS.index(parts[1]) > ROOMS.index(room):
+        return f"imports {name}, a folder after {room}/ in ROOMS"
+    return None
+
+
 def minisbert_violations(root: Path) -> list[str]:
     problems = []
-    files = sorted((root / "minisbert").glob("*.py"))
-    unlisted = [p.stem for p in files if p.stem not in READING_ORDER]
-    problems += [f"minisbert/{name}.py is not in READING_ORDER" for name in unlisted]
-    for path in files:
-        me = path.stem
-        for line, name in imported_modules(path, "minisbert"):
-            top = name.split(".")[0]
-            where = f"minisbert/{path.name}:{line}"
-            if top in ORACLES and me not in ORACLE_USERS:
+    package = root / "minisbert"
+    core = sorted(package.glob("*.py"))
+    problems += [f"minisbert/{p.name} is not in READING_ORDER" for p in core if p.stem not in READING_ORDER]
+    rooms = [p.name for p in package.iterdir() if (p / "__init__.py").exists()]
+    problems += [f"minisbert/{name}/ is not in ROOMS" for name in sorted(rooms) if name not in ROOMS]
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(root)
+        dotted = ".".join(relative.with_suffix("").parts)  # minisbert.run.checkpoints
+        room = relative.parts[1] if len(relative.parts) > 2 else None
+        for line, name in imported_modules(path, dotted.rsplit(".", 1)[0] if room else "minisbert"):
+            where = f"{relative}:{line}"
+            if name.split(".")[0] in ORACLES and not any(dotted.startswith(u) for u in ORACLE_USERS):
                 problems.append(f"{where} imports {name}, an oracle (only {sorted(ORACLE_USERS)} may)")
-            if top == "minisbert" and "." in name and me in READING_ORDER:
-                other = name.split(".")[1]
-                if other in READING_ORDER and READING_ORDER.index(other) >= READING_ORDER.index(me):
-                    problems.append(f"{where} imports {name}, which comes at or after it in READING_ORDER")
+            if name.split(".")[0] != "minisbert":
+                continue
+            wrong = room_violation(room, name) if room else core_violation(path.stem, name)
+            if wrong and (room or path.stem in READING_ORDER):
+                problems.append(f"{where} {wrong}")
     return problems
 
 
@@ -139,11 +156,13 @@ def test_minisbert_imports_no_oracle_and_only_earlier_modules():
 
 def test_the_package_docstring_and_the_readme_list_the_modules_in_reading_order():
     """What a reader is told to read first is what the imports allow: minisbert/__init__.py's
-    list, and the README's "The files, in reading order", name the modules in READING_ORDER."""
+    lists name the core's modules in READING_ORDER and the folders of tools in ROOMS' order, and
+    docs/files.md's "The files, in reading order" names the core's modules in READING_ORDER."""
     docstring = (ROOT / "minisbert" / "__init__.py").read_text(encoding="utf-8").split('"""')[1]
     listed = [line.split()[0] for line in docstring.splitlines() if line.startswith("    ")]
-    assert listed == READING_ORDER
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [name for name in listed if not name.endswith("/")] == READING_ORDER[:-1]  # not __main__
+    assert [name[:-1] for name in listed if name.endswith("/")] == ROOMS
+    readme = (ROOT / "docs" / "files.md").read_text(encoding="utf-8")
     section = readme.split("## The files, in reading order")[1].split("\n## ")[0]
     named = re.findall(r"`minisbert/(\w+)\.py`", section)
     in_order = [m for m in dict.fromkeys(named) if m in READING_ORDER]
@@ -156,11 +175,24 @@ def test_the_package_docstring_and_the_readme_list_the_modules_in_reading_order(
         ("minisbert/pooling.py", "def f():\n    import sentence_transformers\n", "an oracle"),
         ("minisbert/losses.py", "def f():\n    from reference.losses import triplet_loss\n", "an oracle"),
         ("minisbert/model.py", "def f():\n    from .training import fit\n", "after it in READING_ORDER"),
-        ("minisbert/config.py", "from . import cli\n", "after it in READING_ORDER"),
+        ("minisbert/config.py", "from . import cli\n", "a tool outside the core"),
+        ("minisbert/pooling.py", "def f():\n    from .kernels import unpadding\n", "outside the core"),
+        ("minisbert/files/atomic.py", "def f():\n    from ..run import checkpoints\n", "after files/"),
+        ("minisbert/run/plots.py", "from .. import cli\n", "after run/"),
         ("reference/pooling.py", "def f():\n    import torch\n", "imports torch"),
         ("reference/model.py", "from minisbert import BertModel\n", "imports minisbert"),
     ],
-    ids=["lazy-oracle", "lazy-reference", "lazy-later-module", "from-dot-import", "lazy-torch", "minisbert"],
+    ids=[
+        "lazy-oracle",
+        "lazy-reference",
+        "lazy-later-module",
+        "from-dot-import",
+        "core-imports-a-tool",
+        "tool-imports-a-later-folder",
+        "from-dot-dot-import",
+        "lazy-torch",
+        "minisbert",
+    ],
 )
 def test_the_rules_catch_a_lazy_import(tmp_path, file, code, expected):
     """Add one forbidden import, inside a function, to a copy of the tree: the check names it."""
@@ -176,6 +208,21 @@ def test_a_new_module_must_take_its_place_in_the_reading_order(tmp_path):
     shutil.copytree(ROOT / "minisbert", tmp_path / "minisbert")
     (tmp_path / "minisbert" / "extra.py").write_text("import math\n")
     assert minisbert_violations(tmp_path) == ["minisbert/extra.py is not in READING_ORDER"]
+
+
+def test_a_new_folder_must_take_its_place_among_the_rooms(tmp_path):
+    shutil.copytree(ROOT / "minisbert", tmp_path / "minisbert")
+    (tmp_path / "minisbert" / "extras").mkdir()
+    (tmp_path / "minisbert" / "extras" / "__init__.py").write_text("")
+    assert minisbert_violations(tmp_path) == ["minisbert/extras/ is not in ROOMS"]
+
+
+def test_importing_minisbert_loads_no_torch():
+    """`import minisbert` is light: its public names load on first use (PEP 562), so that the
+    command line can set how CPU threads wait before torch starts them (kernels/threads.py)."""
+    code = "import sys, minisbert; print('torch' in sys.modules, minisbert.BertConfig.__module__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "minisbert.config"], result.stderr[-2000:]
 
 
 def test_encoding_loads_no_oracle_at_run_time():

@@ -1,25 +1,29 @@
-"""The linear layers of `encode` (minisbert/packed_linear.py): packed fp32 gives the plain path's
-vectors, int8 gives close ones, and neither leaves a trace on the model.
+"""The linear layers for encoding (minisbert/kernels/packed_linear.py): PackedLinear gives the plain
+path's vectors, Int8Linear gives close ones, and both are visible modules on the same weights.
 
-`encode` swaps each `nn.Linear`'s forward for the length of the call: fp32 on weights packed once
-for oneDNN, int8 on weights and activations rounded to integers. Everything else runs as model.py
-writes it. What must hold:
+`use_linears(encoder, kind)` puts a layer of that kind in every `nn.Linear`'s place; everything
+else runs as model.py writes it. What must hold:
 
-- packed fp32 = plain `F.linear` within `fp32_model` (1e-5) on the tricky texts, in batches of 1 and
-  2, on all-MiniLM-L6-v2 and on a tiny random BERT with CLS+max+mean pooling, not normalised;
-- the packs follow the weights: after an optimizer step (fused AdamW, which updates the weights in
-  place without a sign) or `load_state_dict`, the next encode uses the new weights;
-- a short call (fewer than PACK_MIN_BATCHES batches) is not packed, and gives the plain vectors;
-- after an encode (or an error inside one) every layer has its own forward back, and training,
-  which needs gradients through the plain forward, is untouched;
-- an encode from another thread waits while an int8 encode has the layers swapped;
-- int8 vectors are within `int8_model` of fp32's, point nearly the same way (cosine > 0.95) and keep the
-  STS ranking within 0.02 Spearman; int8 is refused for training, off the CPU, and on a torch
-  without the x86 kernels, each with a message naming the reason.
+- the swap shows in `print(encoder)`, keeps the state dict's names and tensors (the very same
+  Parameters), and `use_linears(encoder, "plain")` gives back plain `nn.Linear` layers;
+- PackedLinear = plain `F.linear` within `fp32_model` (1e-5) on the tricky texts, in batches of 1
+  and 2, on all-MiniLM-L6-v2 and on a tiny random BERT with CLS+max+mean pooling, not normalised;
+  the same for a call of one batch or of twenty: no threshold decides what runs;
+- each layer packs once and keeps its pack between calls; the packs follow the weights: after an
+  optimizer step (fused AdamW, which updates the weights in place without a sign) or
+  `load_state_dict`, the next encode uses the new weights;
+- with gradients, a PackedLinear is the plain multiply (a packed model trains exactly as a plain
+  one); an Int8Linear refuses;
+- encodes of one encoder from two threads take turns; two encoders do not wait for each other;
+- int8 vectors are within `int8_model` of fp32's, point nearly the same way (cosine > 0.95) and
+  keep the STS ranking within 0.02 Spearman; int8 is refused for training, off the CPU, without
+  int8 layers, and on a torch without the x86 kernels, each with a message naming the reason.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 import threading
 
 import numpy as np
@@ -31,43 +35,40 @@ from minisbert import SentenceEncoder
 from minisbert.config import preset
 from minisbert.data import read_sts
 from minisbert.evaluation import spearman
-from minisbert.packed_linear import (
-    PACK_MIN_BATCHES,
+from minisbert.kernels import packed_linear
+from minisbert.kernels.linears import linear_kinds
+from minisbert.kernels.packed_linear import (
+    Int8Linear,
+    PackedLinear,
+    best_linears,
     cpu_has_vnni,
     int8_engine,
-    packed_linears,
-    plain_fp32,
     quantize_rows,
-    uses_packed_linears,
+    use_linears,
 )
 from minisbert.pooling import PoolingConfig
 from minisbert.training import TrainingConfig
 
-
-def plain(encoder, texts, **kwargs):
-    with plain_fp32():
-        return encoder.encode(texts, **kwargs)
+LAYERS = 36  # all-MiniLM-L6-v2: 6 layers × (q, k, v, attention out, two feed-forward)
 
 
-def swapped_layers(model) -> list[str]:
-    """The names of the linear layers whose forward is still swapped (none, after an encode)."""
-    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "forward" in m.__dict__]
+def with_linears(encoder, kind: str):
+    """A copy of `encoder` whose linear layers are of `kind` (the shared fixtures stay plain)."""
+    return use_linears(copy.deepcopy(encoder), kind)
 
 
 @pytest.fixture
 def packings(monkeypatch) -> list[str]:
-    """The precision of every packing of a layer from here on (recorded, then done as usual)."""
-    import minisbert.packed_linear as packed_linear
-
+    """The kind of every pack made from here on (recorded, then made as usual)."""
     packed_linear.fp32_packing_works()  # the once-a-process check packs a layer of its own: done now
     seen = []
-    for precision, pack in (("fp32", packed_linear.pack_fp32), ("int8", packed_linear.pack_int8)):
+    for cls in (PackedLinear, Int8Linear):
 
-        def recording(linear, pack=pack, precision=precision):
-            seen.append(precision)
-            return pack(linear)
+        def recording(self, make=cls.make_pack):
+            seen.append(self.kind)
+            return make(self)
 
-        monkeypatch.setattr(packed_linear, f"pack_{precision}", recording)
+        monkeypatch.setattr(cls, "make_pack", recording)
     return seen
 
 
@@ -80,96 +81,158 @@ def tiny(encoder):
 
 
 # ---------------------------------------------------------------------------------------------
+# the swap
+
+
+def test_the_swap_shows_and_shares_the_weights(encoder):
+    packed = with_linears(encoder, "packed")
+    assert linear_kinds(packed) == {"PackedLinear": LAYERS}
+    shown = repr(packed)  # what print(encoder) shows
+    assert "PackedLinear(in_features=384, out_features=384, bias=True, packed for inference" in shown
+    assert re.search(r"(?<!Packed)Linear\(in_features", shown) is None  # no plain layer left
+    before = {k: v.data_ptr() for k, v in packed.state_dict().items()}
+    use_linears(packed, "int8")
+    assert linear_kinds(packed) == {"Int8Linear": LAYERS}
+    use_linears(packed, "plain")
+    assert linear_kinds(packed) == {"Linear": LAYERS}
+    assert {k: v.data_ptr() for k, v in packed.state_dict().items()} == before  # the same tensors throughout
+    assert list(packed.state_dict()) == list(encoder.state_dict())
+    with pytest.raises(ValueError, match="linear layers must be one of plain, packed, int8, got 'fast'"):
+        use_linears(packed, "fast")
+
+
+def test_the_command_line_default_is_named():
+    assert best_linears("cpu", "int8") == "int8"
+    assert best_linears("cpu", "bf16") == "plain"  # autocast: the plain multiply in bf16
+    assert best_linears("cpu", "fp32") == "packed"  # this machine's torch has oneDNN
+    assert best_linears("meta", "fp32") == "plain"
+
+
+# ---------------------------------------------------------------------------------------------
 # fp32
 
 
 @pytest.mark.parametrize("batch_size", [1, 2], ids=lambda b: f"batches-of-{b}")
 def test_packed_fp32_gives_the_plain_vectors(encoder, batch_size, packings):
-    assert uses_packed_linears(encoder.device, "fp32")  # this machine's torch has oneDNN
-    packed = encoder.encode(TRICKY_TEXTS, batch_size=batch_size)  # 20 or 10 batches
-    assert packings == ["fp32"] * 36  # 6 layers × (q, k, v, attention out, two feed-forward)
-    assert_close(packed, plain(encoder, TRICKY_TEXTS, batch_size=batch_size), "fp32_model")
-    assert swapped_layers(encoder.model) == []
+    packed = with_linears(encoder, "packed")
+    vectors = packed.encode(TRICKY_TEXTS, batch_size=batch_size)  # 20 or 10 batches
+    assert packings == ["packed"] * LAYERS  # each layer packed once, on its first batch
+    assert_close(vectors, encoder.encode(TRICKY_TEXTS, batch_size=batch_size), "fp32_model")
+    packed.encode(TRICKY_TEXTS[:1])
+    assert packings == ["packed"] * LAYERS  # kept between calls while the weights stay the same
 
 
-def test_a_short_call_is_not_packed(encoder, packings):
-    texts = TRICKY_TEXTS[: PACK_MIN_BATCHES - 1]
-    vectors = encoder.encode(texts, batch_size=1)
-    assert packings == []
-    np.testing.assert_array_equal(vectors, plain(encoder, texts, batch_size=1))
+def test_one_batch_runs_what_twenty_run(encoder):
+    """No batch-count threshold: a call of one batch runs the packed layers too."""
+    packed = with_linears(encoder, "packed")
+    one = packed.encode(TRICKY_TEXTS[:1])
+    assert_close(one, encoder.encode(TRICKY_TEXTS[:1]), "fp32_model")
+    assert all(m.pack is not None for m in packed.modules() if isinstance(m, PackedLinear))
 
 
 def test_packed_fp32_on_another_model_and_pooling(tiny, packings):
     texts = TRICKY_TEXTS[:10]
-    vectors = tiny.encode(texts, batch_size=1)  # (N, 3C): CLS, max and mean side by side
-    assert packings and set(packings) == {"fp32"}
+    packed = with_linears(tiny, "packed")
+    vectors = packed.encode(texts, batch_size=1)  # (N, 3C): CLS, max and mean side by side
+    assert packings and set(packings) == {"packed"}
     assert vectors.shape == (10, 3 * tiny.model.config.hidden_size)
     assert np.abs(vectors).max() > 1.0  # not normalised: a difference would show at full size
-    assert_close(vectors, plain(tiny, texts, batch_size=1), "fp32_model")
+    assert_close(vectors, tiny.encode(texts, batch_size=1), "fp32_model")
 
 
-def test_the_packs_follow_the_weights(tiny):
+def test_the_packs_follow_the_weights(tiny, packings):
     """Fused AdamW changes the weights in place without moving their version counter; loading a
-    state dict copies into them: the next encode must see the new weights (packs live for one
-    call, packed_linear.packed_linears)."""
-    texts = [f"sentence number {i} of a call long enough to be packed" for i in range(PACK_MIN_BATCHES)]
-    before = tiny.encode(texts, batch_size=1)
-    saved = {k: v.clone() for k, v in tiny.state_dict().items()}
-    optimizer = torch.optim.AdamW(tiny.parameters(), lr=0.05, fused=True)
-    batch = tiny.tokenizer(texts)
-    tiny.train()
-    tiny(**batch).pow(2).sum().backward()  # the plain forward, with gradients: packing is not in the way
+    state dict copies into them: the next encode must see the new weights."""
+    texts = [f"sentence number {i} of a call" for i in range(4)]
+    packed = with_linears(tiny, "packed")
+    before = packed.encode(texts, batch_size=1)
+    saved = {k: v.clone() for k, v in packed.state_dict().items()}
+    optimizer = torch.optim.AdamW(packed.parameters(), lr=0.05, fused=True)
+    batch = packed.tokenizer(texts)
+    packed.train()
+    packed(**batch).pow(2).sum().backward()  # with gradients: the plain multiply
     optimizer.step()
-    tiny.eval()
-    after = tiny.encode(texts, batch_size=1)
+    packed.eval()
+    after = packed.encode(texts, batch_size=1)
     assert np.abs(after - before).max() > 1e-2  # the step moved the vectors ...
-    assert_close(after, plain(tiny, texts, batch_size=1), "fp32_model")  # ... and the packed path followed
-    tiny.load_state_dict(saved)
-    assert_close(tiny.encode(texts, batch_size=1), before, "fp32_model")
+    plain = use_linears(copy.deepcopy(packed), "plain")
+    assert_close(after, plain.encode(texts, batch_size=1), "fp32_model")  # ... and the packs followed
+    packs = len(packings)
+    packed.load_state_dict(saved)  # in eval mode: the version counters move
+    assert_close(packed.encode(texts, batch_size=1), before, "fp32_model")
+    assert len(packings) == packs + 6 * tiny.model.config.num_hidden_layers  # packed anew
 
 
-@needs_int8
-def test_an_error_inside_leaves_every_forward_restored(tiny):
-    with pytest.raises(RuntimeError, match="boom"), packed_linears(tiny.model, "fp32"):
-        assert len(swapped_layers(tiny.model)) == 6 * tiny.model.config.num_hidden_layers  # all swapped
-        raise RuntimeError("boom")
-    assert swapped_layers(tiny.model) == []
-    import minisbert.sentence_encoder as sentence_encoder
-
-    def failing_pool(*args):
-        raise RuntimeError("pooling failed")
-
-    original, sentence_encoder.pool = sentence_encoder.pool, failing_pool
-    try:  # an error in the middle of an encode, after the swap
-        with pytest.raises(RuntimeError, match="pooling failed"):
-            tiny.encode(["a sentence"] * PACK_MIN_BATCHES, batch_size=1, precision="int8")
-    finally:
-        sentence_encoder.pool = original
-    assert swapped_layers(tiny.model) == []
+def test_a_packed_model_trains_as_a_plain_one(tiny):
+    """With gradients a PackedLinear multiplies with `F.linear`: the same loss and gradients, bit
+    for bit, as the plain layers."""
+    batch = tiny.tokenizer(TRICKY_TEXTS[:4])
+    grads = []
+    for kind in ("plain", "packed"):
+        model = with_linears(tiny, kind).train()
+        torch.manual_seed(0)  # the same dropout masks
+        model(**batch).pow(2).sum().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    assert all(torch.equal(grads[0][n], grads[1][n]) for n in grads[0])
 
 
-@pytest.mark.parametrize("precision", ["fp32", pytest.param("int8", marks=needs_int8)])
-def test_encoding_leaves_the_global_random_state_alone(tiny, precision):
+@pytest.mark.parametrize("kind", ["packed", pytest.param("int8", marks=needs_int8)])
+def test_encoding_leaves_the_global_random_state_alone(tiny, kind):
     """Packing, and the one-time check of the oneDNN operators, draw nothing from the global
     generator: a training run that evaluates between steps must draw the same dropout masks as
     one resumed from a checkpoint (tests/test_distributed.py found this)."""
-    import minisbert.packed_linear as packed_linear
-
     packed_linear.fp32_packing_works.cache_clear()  # the check runs again, here
     state = torch.get_rng_state()
-    tiny.encode(["a sentence to pack the weights for"] * PACK_MIN_BATCHES, batch_size=1, precision=precision)
+    with_linears(tiny, kind).encode(["a sentence to pack the weights for"] * 3, batch_size=1)
     assert torch.equal(torch.get_rng_state(), state)
 
 
-def test_without_packing_fp32_is_exactly_the_plain_path(encoder, monkeypatch, packings):
-    """A torch without oneDNN (or whose operators fail the check) falls back to `F.linear`."""
-    import minisbert.packed_linear as packed_linear
-
+def test_without_packing_the_choice_is_refused_and_the_default_is_plain(encoder, monkeypatch):
+    """A torch without oneDNN (or whose operators fail the check): "packed" says why, and the
+    command line's default falls back to plain `nn.Linear`."""
     monkeypatch.setattr(packed_linear, "fp32_packing_works", lambda: False)
-    assert not uses_packed_linears(encoder.device, "fp32")
-    texts = TRICKY_TEXTS[:10]
-    np.testing.assert_array_equal(encoder.encode(texts, batch_size=1), plain(encoder, texts, batch_size=1))
-    assert packings == []
+    with pytest.raises(ValueError, match="need oneDNN's packing operators, which this torch lacks"):
+        with_linears(encoder, "packed")
+    assert best_linears("cpu", "fp32") == "plain"
+
+
+# ---------------------------------------------------------------------------------------------
+# turns
+
+
+def test_encodes_of_one_encoder_take_turns_and_of_two_do_not(tiny):
+    """An encode holds its encoder (it switches it to eval mode and back). Held inside its first
+    batch, it keeps a second encode of the same encoder waiting, but not an encode of another."""
+    other = copy.deepcopy(tiny)
+    texts = TRICKY_TEXTS[:3]
+    expected = tiny.encode(texts, batch_size=1)
+    inside, release, results = threading.Event(), threading.Event(), {}
+
+    def hold(module, args):
+        if threading.current_thread() is first and not inside.is_set():
+            inside.set()
+            release.wait(timeout=60)
+
+    first = threading.Thread(target=lambda: results.update(first=tiny.encode(texts, batch_size=1)))
+    same = threading.Thread(target=lambda: results.update(same=tiny.encode(texts, batch_size=1)))
+    another = threading.Thread(target=lambda: results.update(another=other.encode(texts, batch_size=1)))
+    hook = tiny.model.register_forward_pre_hook(hold)
+    try:
+        first.start()
+        assert inside.wait(timeout=60)
+        same.start()
+        another.start()
+        another.join(timeout=30)
+        assert not another.is_alive(), "an encode of another encoder waited"
+        same.join(timeout=2)  # an encode of 3 texts takes milliseconds
+        assert same.is_alive(), "a second encode of the same encoder ran while the first held it"
+    finally:
+        release.set()
+        first.join(timeout=60)
+        same.join(timeout=60)
+        hook.remove()
+    for name in ("first", "same", "another"):
+        assert_close(results[name], expected, "fp32_model")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +253,8 @@ def test_quantize_rows_known_answer():
 def test_int8_vectors_are_close_to_fp32(encoder, data_dir, packings):
     pairs = read_sts(data_dir / "stsbenchmark" / "sts-dev.csv")[:150]
     texts = [p.sentence1 for p in pairs] + [p.sentence2 for p in pairs]
-    fp32, int8 = encoder.encode(texts), encoder.encode(texts, precision="int8")
+    int8_encoder = with_linears(encoder, "int8")
+    fp32, int8 = encoder.encode(texts), int8_encoder.encode(texts, precision="int8")
     assert int8.dtype == np.float32
     assert_close(int8, fp32, "int8_model")
     assert np.abs(int8 - fp32).max() > 1e-3  # int8 really ran
@@ -203,50 +267,24 @@ def test_int8_vectors_are_close_to_fp32(encoder, data_dir, packings):
         return spearman((v[:150] * v[150:]).sum(1), gold)
 
     assert abs(rho(int8) - rho(fp32)) < 0.02
-    assert set(packings) == {"fp32", "int8"}  # 300 texts: 10 batches, so fp32 packed too
-    tricky = encoder.encode(TRICKY_TEXTS, precision="int8", batch_size=4)  # int8 whatever the count
+    assert packings == ["int8"] * LAYERS
+    tricky = int8_encoder.encode(TRICKY_TEXTS, batch_size=4)  # the layers decide: int8 at "fp32" too
     assert_close(tricky, encoder.encode(TRICKY_TEXTS), "int8_model")
-    assert swapped_layers(encoder.model) == []
 
 
 @needs_int8
-def test_an_encode_in_another_thread_waits_for_an_int8_encode(tiny):
-    """While an int8 encode runs, the model's linear layers are int8. A short fp32 encode from
-    another thread (not packed: it would run the layers as it finds them) must wait its turn, not
-    run on them: the int8 encode is held inside its first batch, and the fp32 one must not finish."""
-    long_texts, short_texts = TRICKY_TEXTS[:PACK_MIN_BATCHES], TRICKY_TEXTS[:3]
-    expected = tiny.encode(short_texts, batch_size=1)  # fp32, on its own
-    inside, release, results = threading.Event(), threading.Event(), {}
-
-    def hold_the_int8_encode(module, args):
-        if threading.current_thread() is int8 and not inside.is_set():
-            inside.set()
-            release.wait(timeout=60)
-
-    int8 = threading.Thread(
-        target=lambda: results.update(int8=tiny.encode(long_texts, batch_size=1, precision="int8"))
-    )
-    fp32 = threading.Thread(target=lambda: results.update(fp32=tiny.encode(short_texts, batch_size=1)))
-    hook = tiny.model.register_forward_pre_hook(hold_the_int8_encode)
-    try:
-        int8.start()
-        assert inside.wait(timeout=60)
-        fp32.start()
-        fp32.join(timeout=2)  # an fp32 encode of 3 texts takes milliseconds
-        assert fp32.is_alive(), "the fp32 encode ran while the int8 one held the model"
-    finally:
-        release.set()
-        int8.join(timeout=60)
-        fp32.join(timeout=60)
-        hook.remove()
-    assert_close(results["fp32"], expected, "fp32_model")
-    assert_close(results["int8"], tiny.encode(long_texts, batch_size=1, precision="int8"), "fp32_model")
-    assert swapped_layers(tiny.model) == []
+def test_int8_is_refused_for_gradients_and_without_int8_layers(tiny):
+    int8 = with_linears(tiny, "int8").train()
+    with pytest.raises(RuntimeError, match="an Int8Linear layer computes no gradients"):
+        int8(**int8.tokenizer(["a sentence"]))
+    with pytest.raises(ValueError, match=r"precision 'int8' runs the linear layers in 8-bit integers: swap"):
+        tiny.encode(["a sentence"], precision="int8")
 
 
-def test_int8_is_refused_where_it_cannot_run():
-    with pytest.raises(ValueError, match="precision 'int8' runs on the CPU only, not on meta"):
-        uses_packed_linears(torch.device("meta"), "int8")
+def test_int8_is_refused_where_it_cannot_run(tiny):
+    meta = copy.deepcopy(tiny).to("meta")
+    with pytest.raises(ValueError, match="int8 linear layers run on the CPU only, not on meta"):
+        use_linears(meta, "int8")
     with pytest.raises(ValueError, match=r"lacks \(it has: qnnpack\); use fp32 or bf16"):
         int8_engine(["qnnpack", "none"])
     assert int8_engine(["none", "fbgemm"]) == "fbgemm"

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 
-from minisbert import bench
+from minisbert.bench import throughput as bench
 from minisbert.cli import main
 from minisbert.data import read_sts
-from minisbert.threads import WAIT_VARIABLES, thread_policy, usable_cores, wait_passively, wait_policy
+from minisbert.kernels.threads import WAIT_VARIABLES, thread_policy, usable_cores, wait_passively, wait_policy
 
 # -- the wait policy ---------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ def python_env_without_wait_variables() -> dict:
 )
 def test_the_command_line_waits_passively_unless_told_otherwise(given, expected):
     """What the `minisbert` command sees: `import minisbert.cli` in a fresh process runs
-    minisbert/__init__.py first, before torch loads."""
+    minisbert/cli/__init__.py first, before torch loads."""
     code = "import os, sys, minisbert.cli; print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
     env = {**python_env_without_wait_variables(), **given}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -12,7 +12,9 @@ from minisbert import BertModel, SentenceEncoder, WordPieceTokenizer, preset
 from minisbert.data import TokenizedColumns
 from minisbert.losses import CosineSimilarityLoss, SoftmaxLoss
 from minisbert.optimizer import build_optimizer, warmup_then_linear_decay
-from minisbert.training import Objective, Trainer, TrainingConfig, fit
+from minisbert.run.training_run import RunTrainer, fit
+from minisbert.training import Objective, Trainer, TrainingConfig
+from minisbert.training import fit as plain_fit
 
 SENTENCES = [
     "A man is playing a guitar.",
@@ -136,8 +138,10 @@ def test_test_figures_before_and_after_are_in_the_one_log(tokenizer, tmp_path):
 
 
 def test_driving_the_trainer_by_hand_is_what_fit_does(tokenizer):
-    """`Trainer.step()` is the public way to take one step: ten of them land where fit lands."""
-    by_fit, objs_fit, _ = train(tokenizer)
+    """`Trainer.step()` is the public way to take one step: ten of them land where the core's
+    `fit` lands (minisbert/training.py)."""
+    by_fit, objs_fit = tiny_encoder(tokenizer), objectives(tokenizer)
+    plain_fit(by_fit, objs_fit, CONFIG, show_progress=False)
     encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)
     trainer = Trainer(encoder, objs, CONFIG)
     while not trainer.done:
@@ -145,6 +149,19 @@ def test_driving_the_trainer_by_hand_is_what_fit_does(tokenizer):
     w1, w2 = weights(by_fit, objs_fit), weights(encoder, objs)
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
     assert trainer.step_count == 10 and len(trainer.orders) == 1  # one epoch's order kept at a time
+
+
+def test_a_run_adds_no_arithmetic_to_the_core_loop(tokenizer, tmp_path):
+    """The run's `fit` (minisbert/run/training_run.py: a run folder, checkpoints every 3 steps, the
+    log, the lock) with the padding kept lands exactly where the core's `fit` lands: what it adds
+    around the loop does not touch the numbers, not even the random state dropout draws from."""
+    by_run, objs_run, log = train(tokenizer, tmp_path / "run", skip_padding=False)
+    by_core, objs_core = tiny_encoder(tokenizer), objectives(tokenizer)
+    core_log = plain_fit(by_core, objs_core, CONFIG, show_progress=False)
+    w1, w2 = weights(by_run, objs_run), weights(by_core, objs_core)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert [e["loss"] for e in log["train"]] == [e["loss"] for e in core_log["train"]]
+    assert (tmp_path / "run" / "checkpoints").is_dir()  # the run did write its checkpoints
 
 
 def test_gradients_are_clipped_to_max_grad_norm(tokenizer):
@@ -176,7 +193,7 @@ def test_mixed_precision_trains_on_the_cpu(tokenizer, precision):
     run narrow), and fp16 goes through the gradient scaler."""
     encoder, objs = tiny_encoder(tokenizer), objectives(tokenizer)[:1]
     config = TrainingConfig(epochs=8, batch_size=40, lr=3e-3, warmup_ratio=0.0, seed=0, precision=precision)
-    trainer = Trainer(encoder, objs, config)
+    trainer = RunTrainer(encoder, objs, config)  # a run's trainer: its state holds the scaler's
     losses = [trainer.step()["regression"] for _ in range(trainer.total_steps)]
     assert losses[-1] < 0.5 * losses[0], losses
     assert all(p.dtype == torch.float32 for p in encoder.parameters())

@@ -1,4 +1,4 @@
-"""Training's linear layers on the real tokens only (minisbert/unpadding.py): the same training.
+"""Training's linear layers on the real tokens only (minisbert/kernels/unpadding.py): the same training.
 
 The linear layers skip the padding positions of a batch; nothing a real token computes reads
 them, and their gradient is exactly zero either way. What must hold, with dropout on:
@@ -9,8 +9,10 @@ them, and their gradient is exactly zero either way. What must hold, with dropou
   linear layers within `fp32_training` (the dropout masks are the same draws: unpadding leaves
   every random draw where it was), except the key biases, whose gradient is zero in exact
   arithmetic and which Adam moves by rounding noise (see the test);
-- after the block (or an error in it) each layer has its forward back and the hook is gone; a
-  batch with no padding, and a call with no mask, take the plain path.
+- the swap is visible and shares the weights: `print(model)` shows UnpaddedLinear, the state dict
+  has the same names and the same tensors; after the block (or an error in it) the layers are
+  plain `nn.Linear` again and the hook is gone; the run's `fit` skips padding while it lasts;
+- a batch with no padding, and a call with no mask, take the plain path.
 """
 
 from __future__ import annotations
@@ -25,24 +27,29 @@ from helpers import assert_close, random_batch, random_model
 from minisbert import SentenceEncoder
 from minisbert.config import preset
 from minisbert.data import TokenizedColumns
+from minisbert.kernels.unpadding import RealRows, UnpaddedLinear, keep_padding, padding_skipped, skip_padding
 from minisbert.losses import CosineSimilarityLoss
 from minisbert.pooling import PoolingConfig
 from minisbert.training import Objective, Trainer, TrainingConfig
-from minisbert.unpadding import RealRows, real_tokens_only
 
 CONFIG = preset("tiny", hidden_dropout_prob=0.2, attention_probs_dropout_prob=0.2)
 LR = 1e-3
 
 
 def swapped(model) -> list[str]:
-    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and "forward" in m.__dict__]
+    """The names of the layers that are not plain `nn.Linear` ones."""
+    return [
+        n
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and type(m) is not torch.nn.Linear
+    ]
 
 
 def forward_backward(model, batch, unpadded: bool, seed: int = 5):
     """(hidden states (B, T, C), mean-pooled (B, C), gradients by name) of one training forward."""
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)  # the same dropout draws for both paths
-    context = real_tokens_only(model) if unpadded else contextlib.nullcontext()
+    context = padding_skipped(model) if unpadded else contextlib.nullcontext()
     input_ids, mask, types = batch
     with context:
         hidden = model(input_ids, mask, types)  # (B, T, C)
@@ -81,24 +88,26 @@ def pairs_objective(tokenizer):
     )
 
 
-def train(tokenizer, monkeypatch, unpadded: bool):
-    if not unpadded:  # the plain linear layers: the trainer's block does nothing
-        import minisbert.training as training
-
-        monkeypatch.setattr(training, "real_tokens_only", lambda model: contextlib.nullcontext())
+def train(tokenizer, unpadded: bool):
     config = dataclasses.replace(CONFIG, vocab_size=tokenizer.vocab_size, pad_token_id=tokenizer.pad_token_id)
     model = random_model(config, seed=4, dtype=torch.float32)
     encoder = SentenceEncoder(model, tokenizer, PoolingConfig(("mean",)))
+    if unpadded:
+        skip_padding(encoder.model)
     config = TrainingConfig(epochs=1, batch_size=8, lr=LR, warmup_ratio=0.0, seed=0)
     trainer = Trainer(encoder, [pairs_objective(tokenizer)], config)
     losses = [trainer.step()["regression"] for _ in range(trainer.total_steps)]
-    monkeypatch.undo()
+    assert len(swapped(encoder.model)) == (6 * config_layers(encoder) if unpadded else 0)
     return losses, {k: v.clone() for k, v in encoder.state_dict().items()}
 
 
-def test_training_steps_match_the_plain_linear_layers(encoder, monkeypatch):
-    plain_losses, plain_weights = train(encoder.tokenizer, monkeypatch, unpadded=False)
-    losses, weights = train(encoder.tokenizer, monkeypatch, unpadded=True)
+def config_layers(encoder) -> int:
+    return encoder.model.config.num_hidden_layers
+
+
+def test_training_steps_match_the_plain_linear_layers(encoder):
+    plain_losses, plain_weights = train(encoder.tokenizer, unpadded=False)
+    losses, weights = train(encoder.tokenizer, unpadded=True)
     assert len(losses) == 6
     assert_close(losses, plain_losses, "fp32_training")
     for name, w in weights.items():
@@ -113,12 +122,49 @@ def test_training_steps_match_the_plain_linear_layers(encoder, monkeypatch):
     assert any((w != plain_weights[n]).any() for n, w in weights.items())  # two paths really ran
 
 
-def test_the_swap_ends_with_the_block_even_after_an_error():
+def test_the_swap_shows_shares_the_weights_and_ends_with_the_block_even_after_an_error():
     model = random_model(CONFIG, seed=1, dtype=torch.float32)
-    with pytest.raises(RuntimeError, match="boom"), real_tokens_only(model):
+    before = model.state_dict()
+    with pytest.raises(RuntimeError, match="boom"), padding_skipped(model):
         assert len(swapped(model)) == 6 * CONFIG.num_hidden_layers
+        assert "UnpaddedLinear(in_features=" in repr(model) and "real tokens' rows only" in repr(model)
+        during = model.state_dict()
+        assert list(during) == list(before)  # the same names, so checkpoints and saving see no change
+        assert all(during[k] is before[k] or during[k].data_ptr() == before[k].data_ptr() for k in before)
         raise RuntimeError("boom")
     assert swapped(model) == [] and not model._forward_pre_hooks
+    assert "UnpaddedLinear" not in repr(model)
+    skip_padding(model)
+    skip_padding(model)  # a second call changes nothing: one hook, one set of rows
+    assert len(model._forward_pre_hooks) == 1
+    assert len({id(m.rows) for m in model.modules() if isinstance(m, UnpaddedLinear)}) == 1
+    keep_padding(model)
+    assert swapped(model) == [] and not model._forward_pre_hooks
+
+
+def test_the_run_skips_padding_while_it_lasts_and_not_after(encoder, tmp_path):
+    """minisbert/run/training_run.py's fit trains with UnpaddedLinear layers (the default) and
+    leaves plain ones; with skip_padding=False it never swaps."""
+    from minisbert.run.training_run import fit
+
+    seen = []
+
+    class Spy(CosineSimilarityLoss):
+        def forward(self, u, v, scores):
+            seen.append(
+                sorted({type(m).__name__ for m in tiny.model.modules() if isinstance(m, torch.nn.Linear)})
+            )
+            return super().forward(u, v, scores)
+
+    config = dataclasses.replace(CONFIG, vocab_size=encoder.tokenizer.vocab_size, pad_token_id=0)
+    for skip, expected in ((True, ["UnpaddedLinear"]), (False, ["Linear"])):
+        tiny = SentenceEncoder(random_model(config, seed=4, dtype=torch.float32), encoder.tokenizer)
+        objective = pairs_objective(encoder.tokenizer)
+        objective.loss = Spy()
+        seen.clear()
+        fit(tiny, [objective], TrainingConfig(batch_size=16), show_progress=False, skip_padding=skip)
+        assert seen and all(kinds == expected for kinds in seen), seen
+        assert swapped(tiny.model) == []
 
 
 def test_when_the_rows_are_not_gathered():

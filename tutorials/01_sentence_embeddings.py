@@ -127,8 +127,8 @@ with torch.inference_mode():
 u_ref = ref_pooling.l2_normalize(ref_pooling.mean_pooling(hidden_ref, batch["attention_mask"].numpy()))
 print("sentence embeddings", tuple(u.shape), "max diff to numpy =", max_differences(u, u_ref)[0])
 assert_close(u, u_ref, "fp32_model")
-# encode() does these steps; on the CPU its linear layers multiply on weights packed once for
-# speed (minisbert/packed_linear.py), which changes the sums' order and the last digit or so
+# encode() does these steps, with the same model.py (print(encoder) shows its layers); it pads
+# each batch to its own longest sentence, which can change the sums' order and the last digit
 assert_close(u, encoder.encode(sentences), "fp32_op")
 
 # %% [markdown]

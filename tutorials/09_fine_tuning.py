@@ -16,7 +16,7 @@
 # cosine similarities of the test pairs, bin by bin of their gold score.
 #
 # Read first: tutorial 07 (the objectives) and 08 (one training step by hand), then
-# `minisbert/recipes.py`, `minisbert/training.py`, `minisbert/optimizer.py` and
+# `minisbert/run/recipes.py`, `minisbert/training.py`, `minisbert/optimizer.py` and
 # `minisbert/evaluation.py`. Needs the STS benchmark (`$MINISBERT_DATA`, see `common.py`).
 #
 # Full mode trains the paper's recipe on all 5,749 training pairs (359 steps): about 5 minutes
@@ -42,9 +42,10 @@ from minisbert.data import TokenizedColumns, read_sts
 from minisbert.evaluation import STSEvaluator, encode_pairs, pair_scores, spearman
 from minisbert.losses import CosineSimilarityLoss, cosine_similarity_loss
 from minisbert.optimizer import warmup_then_linear_decay
-from minisbert.plots import smooth
-from minisbert.recipes import build_recipe
-from minisbert.training import Objective, TrainingConfig, fit
+from minisbert.run.plots import smooth
+from minisbert.run.recipes import build_recipe
+from minisbert.run.training_run import fit
+from minisbert.training import Objective, TrainingConfig
 from reference import losses as ref_losses
 from reference.compare import assert_close, max_differences
 
@@ -126,8 +127,10 @@ print(f"test Spearman {spearman(cos_before, gold):.4f}")
 #   (S - t) / (S - W) & t \ge W \end{cases}\qquad W = \lceil 0.1\, S \rceil,$$
 #
 # with $S$ steps in all, $t$ counted from 0. `test_evaluator` runs before the first step and
-# after the last; `evaluator` (dev) every `eval_every` steps and at the end. The run folder gets
-# the final model, a checkpoint, `log.json` and two plots.
+# after the last; `evaluator` (dev) every `eval_every` steps and at the end. This `fit` is the
+# run's (`minisbert/run/training_run.py`, what `minisbert train` calls): the core's loop
+# (`minisbert/training.py`) with a run folder, which gets the final model, a checkpoint,
+# `log.json` and two plots.
 
 # %%
 run_dir = Path(runs.name) / "sts"

@@ -19,7 +19,7 @@
 #
 # Read first: tutorial 02 (WordPiece), 06 (pooling) and 09 (fine-tuning), then
 # `SentenceEncoder.from_scratch` in `minisbert/sentence_encoder.py`, the presets in
-# `minisbert/config.py` and `cmd_init` in `minisbert/commands.py` (the same steps as
+# `minisbert/config.py` and `cmd_init` in `minisbert/cli/commands.py` (the same steps as
 # `minisbert init`; the README runs them from the command line). Needs the STS benchmark
 # (`$MINISBERT_DATA`, see `common.py`).
 #
@@ -41,7 +41,7 @@ from minisbert.config import preset
 from minisbert.data import TokenizedColumns, read_sts, read_texts
 from minisbert.evaluation import STSEvaluator, pair_scores, spearman
 from minisbert.losses import CosineSimilarityLoss
-from minisbert.recipes import build_recipe
+from minisbert.run.recipes import build_recipe
 from minisbert.training import Objective, TrainingConfig, fit
 from reference import tokenizer as ref_tok
 from reference.compare import assert_close, max_differences
@@ -206,7 +206,7 @@ else:  # a slice of the same data, built as the recipe builds it (see 09)
     objective = Objective("regression", data, CosineSimilarityLoss())
 config = TrainingConfig(lr=1e-3, eval_every=8 if FAST else 90)
 assert config.lr == 50 * TrainingConfig().lr and len(objective.data) == (256 if FAST else 5749)
-log = fit(tiny, [objective], config, output_dir=None, evaluator=dev, show_progress=False)
+log = fit(tiny, [objective], config, evaluator=dev, show_progress=False)
 
 losses = np.array([e["loss"]["regression"] for e in log["train"]])  # (S,)
 dev_steps = [0] + [e["step"] for e in log["eval"]]

@@ -1,1 +1,1 @@
-"""The graded tests of the assignment kit: one file per exercise (see minisbert/exercises.py)."""
+"""The graded tests of the assignment kit: one file per exercise (see minisbert/course/exercises.py)."""

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE.parents[1])]  # tests/ (for `exercises`) and the repository
 
 from exercises.golden_io import save_golden  # noqa: E402
-from minisbert.exercises import EXERCISES  # noqa: E402
+from minisbert.course.exercises import EXERCISES  # noqa: E402
 
 
 def record(exercise_id: str) -> Path:
@@ -29,11 +29,11 @@ def record(exercise_id: str) -> Path:
 
 
 def record_encoder_trace() -> Path:
-    """The trace `minisbert check` compares a student's encoder with (see minisbert/divergence.py)."""
+    """The trace `minisbert check` compares a student's encoder with (see minisbert/course/divergence.py)."""
     import numpy as np
 
     from minisbert import SentenceEncoder
-    from minisbert.divergence import TRACE_FILE, record_trace
+    from minisbert.course.divergence import TRACE_FILE, record_trace
 
     path = HERE.parents[1] / TRACE_FILE
     np.savez_compressed(path, **record_trace(SentenceEncoder.from_pretrained()))

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import torch
 
-from .files import (
+from ..files.atomic import (
     atomic_write_text,
     remove_folder,
     remove_stale_temporaries,
     replace_folder,
     temporary_folder,
 )
-from .model_folder import write_model_folder
-from .pretrained import load_weights
+from ..model_folder import write_model_folder
+from ..pretrained import load_weights
 
 LATEST = "latest"
 

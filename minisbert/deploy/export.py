@@ -29,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model_folder import save_sentence_encoder
-from .sentence_encoder import ONE_ENCODE_AT_A_TIME
+from ..files.saving import save_sentence_encoder
+from ..kernels.linears import linear_kinds
+from ..sentence_encoder import encode_in_batches
 
 ONNX_FILE = "model.onnx"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
@@ -48,7 +49,12 @@ def export_onnx(encoder, folder: str | Path, overwrite: bool = False) -> Path:
     replace a folder that holds something unless `overwrite`). The encoder is left as it was
     (device, train or eval mode)."""
     check_exporter_installed()
-    with ONE_ENCODE_AT_A_TIME:  # no encode in another thread while the model is moved and traced
+    if set(linear_kinds(encoder)) != {"Linear"}:
+        raise ValueError(
+            f"export the model with plain nn.Linear layers, not {linear_kinds(encoder)}: ONNX has its "
+            "own fast kernels (minisbert.kernels.packed_linear.use_linears(encoder, 'plain'))"
+        )
+    with encoder.turn():  # no encode in another thread while the model is moved and traced
         device, was_training = encoder.device, encoder.training
         encoder.eval()  # dropout off: the graph is for inference
         try:
@@ -123,12 +129,12 @@ def onnx_session(folder: str | Path, threads: int | None = None):
 def onnx_encode(
     session, tokenizer, texts: Sequence[str], max_length: int, batch_size: int = 32
 ) -> np.ndarray:
-    """Sentence embeddings (N, D) from an ONNX Runtime session, in input order: tokenize, pad each
-    batch, run the graph. (SentenceEncoder.encode does the same with length-sorted batches.)"""
-    encoded = tokenizer.encode(list(texts), max_length=max_length)
-    parts = []
-    for start in range(0, len(encoded), batch_size):
-        batch = tokenizer.pad(encoded[start : start + batch_size])  # (B, T) each
-        feeds = {name: batch[name].numpy() for name in INPUT_NAMES}
-        parts.append(session.run([OUTPUT_NAME], feeds)[0])  # (B, D)
-    return np.concatenate(parts) if parts else np.zeros((0, session.get_outputs()[0].shape[1]), np.float32)
+    """Sentence embeddings (N, D) from an ONNX Runtime session, in input order: the batching loop of
+    `SentenceEncoder.encode` (`encode_in_batches`), each padded batch run through the graph."""
+
+    def run(batch) -> np.ndarray:  # (B, T) each → (B, D)
+        return session.run([OUTPUT_NAME], {name: batch[name].numpy() for name in INPUT_NAMES})[0]
+
+    dimension = session.get_outputs()[0].shape[1]  # D: a number, unless the graph left it open
+    dimension = dimension if isinstance(dimension, int) else None
+    return encode_in_batches(tokenizer, list(texts), max_length, batch_size, run, dimension)

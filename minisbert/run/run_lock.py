@@ -22,9 +22,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..files.atomic import check_new_folder
 from . import distributed
 from .checkpoints import LATEST
-from .files import check_new_folder
 
 try:
     import fcntl

@@ -13,7 +13,7 @@ but build output when there is no git checkout) into `out`, and in every file of
 Then it checks that nothing leaks (no marker left anywhere, no line of a removed region in any
 other file) and writes `HANDOUT.md` for the chosen exercises and `assignment.json`, the list of
 chosen exercises that `assignment grade` grades by default. Teacher-only files (`TEACHER_ONLY`)
-are not copied.
+are not copied, and the student version's README.md is `student_readme.md`, written for students.
 """
 
 from __future__ import annotations
@@ -28,40 +28,29 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files.atomic import check_new_folder, replace_folder
 from .exercises import ASSIGNMENT_FILE, BY_ID, FORWARD_EXERCISES, PARTS, Exercise, select
-from .files import check_new_folder, replace_folder
 
-ROOT = Path(__file__).resolve().parents[1]  # the repository this package was installed from
+ROOT = Path(__file__).resolve().parents[2]  # the repository this package was installed from
 MARKED_PACKAGES = ("minisbert", "reference", "tutorials")  # a tutorial may show a solution too
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN EXERCISE (?P<id>\w+)[ \t]*$")
 END = re.compile(r"^[ \t]*# END EXERCISE (?P<id>\w+)[ \t]*$")
 # files a student must not get: the seeded mistakes reveal the solution, the tests of this kit
 # make assignments from the solution itself, and make_golden.py would let a student record
-# "expected" outputs from their own code (the grader reads the teacher's golden files anyway)
+# "expected" outputs from their own code (the grader reads the teacher's golden files anyway);
+# TEACHERS.md and docs/teaching.md, the pages for teachers, name those files
 TEACHER_ONLY = (
     "tests/test_assignment.py",
     "tests/exercises/mistakes.py",
     "tests/exercises/alternatives.py",
     "tests/exercises/make_golden.py",
     "TEACHERS.md",
+    "docs/teaching.md",
 )
 SKIPPED_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build"}
-# the README's section for teachers, replaced in a student version by a pointer to the handout
-TEACHING_SECTION = re.compile(r"^## Teaching with minisbert\n.*?(?=^## )", re.MULTILINE | re.DOTALL)
-STUDENT_SECTION = (
-    "## Your assignment\n\n"
-    "`HANDOUT.md` says which pieces you write, what to read first, how to test them and how they "
-    "are graded.\n\n"
-)
-# other README sentences that name teacher-only files, and what a student reads instead
-README_EDITS = (
-    (
-        r"made by\s+`exercises/make_golden\.py`\);\s+`test_assignment\.py` checks the kit end to end,"
-        r"\s+seeded mistakes\s+included;",
-        "recorded from a correct solution);",
-    ),
-    (r"\s+\(see\s+Teaching(?:\s+with\s+minisbert)?\)", ""),  # "(see Teaching with minisbert)" too
-)
+# the student version's README.md: a README of its own, for students, pointing to the handout (a
+# file of this package, so that it is found from an installed kit as well as from a clone)
+STUDENT_README = Path(__file__).with_name("student_readme.md")
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,9 @@ def find_regions(text: str, path: str) -> list[Region]:
             if open_region is not None:
                 raise ValueError(f"{where}: exercise {begin['id']!r} begins inside {open_region[0]!r}")
             if begin["id"] not in BY_ID:
-                raise ValueError(f"{where}: {begin['id']!r} is not an exercise of minisbert/exercises.py")
+                raise ValueError(
+                    f"{where}: {begin['id']!r} is not an exercise of minisbert/course/exercises.py"
+                )
             open_region = (begin["id"], number, begin["indent"])
         elif end:
             if open_region is None or end["id"] != open_region[0]:
@@ -222,19 +213,17 @@ def write_student_files(root: Path, out: Path, chosen: set[str]) -> None:
             if lines:
                 removed[relative] = lines
         elif relative == "README.md":
-            target.write_text(student_readme(source.read_text(encoding="utf-8")), encoding="utf-8")
+            target.write_text(student_readme(), encoding="utf-8")
         else:
             shutil.copy2(source, target)
         copied.append(relative)
     check_no_leaks(out, copied, removed)
 
 
-def student_readme(text: str) -> str:
-    """The README without its section for teachers, nor sentences naming teacher-only files."""
-    text = TEACHING_SECTION.sub(STUDENT_SECTION, text)
-    for pattern, replacement in README_EDITS:
-        text = re.sub(pattern, replacement, text)
-    return text
+def student_readme() -> str:
+    """The student version's README.md: what the project is, how to install it and run the tests,
+    where to read, and a pointer to HANDOUT.md; it names no teacher-only file."""
+    return STUDENT_README.read_text(encoding="utf-8")
 
 
 def regions_in(root: Path, chosen: set[str]) -> list[str]:

@@ -38,6 +38,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from ..losses import MultipleNegativesRankingLoss
+
 DEFAULT_TIMEOUT = timedelta(minutes=10)  # a rank waits at most this long for a peer
 
 
@@ -169,3 +171,33 @@ def gather_with_gradients(x: torch.Tensor) -> torch.Tensor:
     if current_world().size == 1:
         return x
     return GatherWithGradients.apply(x)
+
+
+class GlobalBatchMNRL(MultipleNegativesRankingLoss):
+    """MultipleNegativesRankingLoss (losses.py) over the whole global batch on several ranks.
+
+    Trained on N ranks, each rank holds b of the N·b examples of a global batch. With
+    `gather_across_ranks` (the default), each anchor is scored against the positives (and hard
+    negatives) of the whole global batch, N·b − 1 negatives, exactly as one process with the global
+    batch would; gradients flow back to the rank that embedded each candidate
+    (`gather_with_gradients`). Without it, each rank uses only its own b − 1: cheaper (no
+    gathering) but a different, easier objective. On one process, the plain loss.
+    """
+
+    def __init__(self, scale: float = 20.0, gather_across_ranks: bool = True):
+        super().__init__(scale)
+        self.gather_across_ranks = gather_across_ranks
+
+    def forward(self, anchors, positives, negatives=None) -> torch.Tensor:
+        if self.gather_across_ranks and current_world().size > 1:
+            positives = own_rows_first(gather_with_gradients(positives), len(anchors))  # (N·b, D)
+            if negatives is not None:
+                negatives = gather_with_gradients(negatives)  # (N·b, D)
+        return super().forward(anchors, positives, negatives)
+
+
+def own_rows_first(gathered: torch.Tensor, b: int) -> torch.Tensor:
+    """Rotate the gathered rows (N·b, D) so that this rank's own b come first: anchor i's answer
+    is then still candidate i. The order of the other candidates does not change a softmax."""
+    start = current_world().rank * b
+    return torch.cat([gathered[start:], gathered[:start]])

@@ -26,10 +26,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..json_files import write_json
 from .exercises import FORWARD_EXERCISES, TRACE_FILE, Exercise, assigned, select
-from .files import write_json
 
-ROOT = Path(__file__).resolve().parents[1]  # the repository this package was installed from
+ROOT = Path(__file__).resolve().parents[2]  # the repository this package was installed from
 TEST_TIMEOUT = 60  # seconds a single graded test may run
 MESSAGE_LENGTH = 400  # characters of a failure shown in the table and the JSON
 

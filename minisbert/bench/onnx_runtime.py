@@ -33,7 +33,7 @@ def onnx_contenders(encoder, folder: Path, batch_size: int, threads: int) -> dic
         import onnxruntime  # noqa: F401
     except ImportError:
         return {}
-    from .export import ONNX_FILE, export_onnx
+    from ..deploy.export import ONNX_FILE, export_onnx
 
     export_onnx(encoder, folder / "exported")
     plain = folder / "exported" / ONNX_FILE
@@ -89,16 +89,9 @@ def session(path: Path, threads: int):
 def batched_runner(encoder, onnx_session, batch_size: int):
     """encode(sentences) with an ONNX Runtime session: tokenize, the same length-sorted batches as
     `SentenceEncoder.encode`, pad, run; float32 (N, D) in input order."""
-    from .export import INPUT_NAMES, OUTPUT_NAME
-    from .sentence_encoder import length_sorted_batches
+    from ..deploy.export import onnx_encode
 
     def encode(sentences: list[str]) -> np.ndarray:
-        encoded = encoder.tokenizer.encode(sentences, max_length=encoder.max_seq_length)
-        out = np.empty((len(sentences), encoder.dimension), dtype=np.float32)  # (N, D)
-        for rows in length_sorted_batches([len(ids) for ids, _ in encoded], batch_size):
-            batch = encoder.tokenizer.pad([encoded[i] for i in rows])  # (B, T) each
-            feeds = {name: batch[name].numpy() for name in INPUT_NAMES}
-            out[rows] = onnx_session.run([OUTPUT_NAME], feeds)[0]
-        return out
+        return onnx_encode(onnx_session, encoder.tokenizer, sentences, encoder.max_seq_length, batch_size)
 
     return encode

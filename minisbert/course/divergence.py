@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..model import BertModel, additive_attention_mask, attention
+from ..pooling import l2_normalize, pool
 from .exercises import TRACE_FILE
-from .model import BertModel, additive_attention_mask, attention
-from .pooling import l2_normalize, pool
 
 TRACE_SENTENCES = ["A man is playing a guitar.", "A dog runs."]
 TRACE_TOLERANCE = 1e-4  # float32 through one sub-step: rounding is ~1e-6, a mistake far larger
@@ -140,7 +140,7 @@ def load_trace(repo: str | Path = ".") -> dict[str, np.ndarray]:
 def check_command(repo: str | Path = ".") -> int:
     """`minisbert check`: build the encoder from this repository's code and the real weights, and
     print the first sub-step that differs from a correct encoder (exit status 1), or that none does."""
-    from .sentence_encoder import SentenceEncoder
+    from ..sentence_encoder import SentenceEncoder
 
     trace = load_trace(repo)
     # an unfinished exercise raises NotImplementedError, which the command line says in one line

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..devices import ENCODING_PRECISIONS
 from .arguments import (
     BadArguments,
     Parser,
@@ -40,7 +41,6 @@ from .commands import (
     cmd_similarity,
     cmd_train,
 )
-from .devices import ENCODING_PRECISIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="fp32",
         choices=list(ENCODING_PRECISIONS),
         help="of the matrix multiplies: fp32 (default), bf16, fp16, or int8 for the linear layers "
-        "(CPU only; README, Speed); the vectors are float32 either way",
+        "(CPU only; docs/speed.md); the vectors are float32 either way",
+    )
+    enc.add_argument(
+        "--linears",
+        default="auto",
+        choices=["auto", "plain", "packed", "int8"],
+        help="the kind of linear layer (kernels/packed_linear.py): auto (default) is int8 with "
+        "--precision int8, packed for fp32 on a CPU whose torch can pack, plain nn.Linear otherwise",
     )
     enc.add_argument(
         "--resume",
@@ -137,8 +144,8 @@ def add_search_parser(add) -> None:
 
 
 def add_train_parser(add) -> None:
-    from .recipes import RECIPES
-    from .training import TrainingConfig
+    from ..run.recipes import RECIPES
+    from ..training import TrainingConfig
 
     d = TrainingConfig()
     tr = add("train", cmd_train, "fine-tune a model with one of the SBERT objectives")
@@ -182,7 +189,7 @@ def add_train_parser(add) -> None:
         "--no-gather",
         action="store_true",
         help="MNRL under torchrun: score each anchor against its own rank's batch only, "
-        "not the whole global batch (see README)",
+        "not the whole global batch (see docs/distributed.md)",
     )
     tr.add_argument(
         "--precision",
@@ -228,13 +235,13 @@ def add_bench_parser(add) -> None:
         "--busy",
         action="store_true",
         help="time the encoding again while one process per usable core spins in a loop, "
-        "and report each contender quiet and busy (README, Speed)",
+        "and report each contender quiet and busy (docs/speed.md)",
     )
     b.add_argument("--json", help="also write the figures to this JSON file")
 
 
 def add_init_parser(add) -> None:
-    from .config import PRESETS
+    from ..config import PRESETS
 
     i = add(
         "init", cmd_init, "a new model folder: a vocabulary learnt from text and a BERT with random weights"
@@ -278,7 +285,7 @@ def run() -> None:
     """The console command: `main`, and an unfinished exercise of a student version said in one line
     (called as a function, `main` lets NotImplementedError through, so that tests can see it).
     How idle OpenMP threads wait was settled before this module was even imported, by
-    minisbert/__init__.py: torch reads it when it loads (threads.py)."""
+    minisbert/cli/__init__.py: torch reads it when it loads (kernels/threads.py)."""
     try:
         status = main()
     except NotImplementedError as err:

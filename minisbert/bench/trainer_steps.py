@@ -13,16 +13,19 @@ from pathlib import Path
 
 import torch
 
-from .data import TokenizedColumns, epoch_order
-from .losses import CosineSimilarityLoss
-from .optimizer import parameter_groups, warmup_then_linear_decay
-from .sentence_encoder import SentenceEncoder
-from .training import Objective, Trainer, TrainingConfig, optimization_step
+from ..data import TokenizedColumns, epoch_order
+from ..kernels.unpadding import skip_padding
+from ..losses import CosineSimilarityLoss
+from ..optimizer import parameter_groups, warmup_then_linear_decay
+from ..sentence_encoder import SentenceEncoder
+from ..training import Objective, Trainer, TrainingConfig, optimization_step
 
 
 def minisbert_training_steps(folder: Path, pairs, batch_size: int):
-    """A function running n optimizer steps of minisbert's regression training; returns seconds."""
+    """A function running n optimizer steps of minisbert's regression training, as `minisbert
+    train` runs them (the padding skipped: kernels/unpadding.py); returns seconds."""
     encoder = SentenceEncoder.from_pretrained(folder)
+    skip_padding(encoder.model)
     columns = [[p.sentence1 for p in pairs], [p.sentence2 for p in pairs]]
     data = TokenizedColumns(encoder.tokenizer, columns, [p.score / 5 for p in pairs], encoder.max_seq_length)
     objective = Objective("regression", data, CosineSimilarityLoss())

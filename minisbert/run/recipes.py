@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import (
+from ..data import (
     LabeledPair,
     ScoredPair,
     TokenizedColumns,
@@ -27,9 +27,10 @@ from .data import (
     split_sick,
     sts_triplets,
 )
-from .evaluation import ClassificationEvaluator, STSEvaluator, TripletEvaluator
-from .losses import CosineSimilarityLoss, MultipleNegativesRankingLoss, SoftmaxLoss, TripletLoss
-from .training import Objective
+from ..evaluation import ClassificationEvaluator, STSEvaluator, TripletEvaluator
+from ..losses import CosineSimilarityLoss, SoftmaxLoss, TripletLoss
+from ..training import Objective
+from .distributed import GlobalBatchMNRL
 
 
 @dataclass
@@ -107,7 +108,7 @@ def mnrl_recipe(path: Path, encoder, scale=20.0, **_) -> Recipe:
     """The triplets again; MNRL reads their negatives as extra hard negatives. It scores by cosine,
     so its triplet accuracy is measured with the cosine distance."""
     recipe = triplet_recipe(path, encoder, distance="cosine")
-    recipe.objective = Objective("mnrl", recipe.objective.data, MultipleNegativesRankingLoss(scale))
+    recipe.objective = Objective("mnrl", recipe.objective.data, GlobalBatchMNRL(scale))
     return recipe
 
 

@@ -28,8 +28,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed, text_files
-from .files import atomic_save_array, read_json, write_json
+from .. import text_files
+from ..files.atomic import atomic_save_array, write_json_atomic
+from ..json_files import read_json
+from ..run import distributed
 
 BLOCK_LINES = 4096  # lines encoded (and written) at a time: the unit of progress and of memory
 FORMAT = 1  # of the progress file
@@ -126,7 +128,7 @@ def start_or_resume(partial: Path, progress: Path, description: dict, resume: bo
             )
         return int(recorded["done"])
     create_npy(partial, description["lines"], description["dimension"])
-    write_json(progress, {**description, "done": 0}, atomic=True)
+    write_json_atomic(progress, {**description, "done": 0})
     return 0
 
 
@@ -188,7 +190,7 @@ def encode_file(
         distributed.barrier()  # every block of the round is on disk
         done += sum(len(b) for b in round_blocks)
         if world.is_main:
-            write_json(progress, {**description, "done": done}, atomic=True)
+            write_json_atomic(progress, {**description, "done": done})
         bar.update(sum(len(b) for b in round_blocks))
         rounds += 1
         if stop_after_blocks is not None and rounds >= stop_after_blocks and done < lines:
@@ -261,9 +263,9 @@ def cached_embeddings(encoder, sentences: list[str], cache: Path, fingerprint: d
     vectors = encoder.encode(sentences, batch_size=batch_size)  # (N, D)
     # first: a crash below leaves a fingerprint that matches nothing rather than a wrong one (and
     # the file still marked as a cache, so that the next run may write over it)
-    write_json(stamp, {"writing": True}, atomic=True)
+    write_json_atomic(stamp, {"writing": True})
     atomic_save_array(cache, vectors)
-    write_json(stamp, fingerprint, atomic=True)
+    write_json_atomic(stamp, fingerprint)
     print(f"encoded {len(sentences):,} corpus sentences; embeddings cached in {cache}", file=sys.stderr)
     return vectors
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_save_array
+from ..files.atomic import atomic_save_array
 
 
 def read_sentences(args) -> list[str]:
@@ -26,7 +26,7 @@ def read_sentences(args) -> list[str]:
         path = Path(args.file)
         if not path.is_file():
             raise FileNotFoundError(f"sentence file not found: {path}")
-        from .text_files import read_lines
+        from ..text_files import read_lines
 
         return [line for _, line in read_lines(path)]  # split as a streamed corpus is: at "\n" only
     if args.file is None and sys.stdin.isatty():
@@ -34,10 +34,20 @@ def read_sentences(args) -> list[str]:
     return sys.stdin.read().splitlines()
 
 
-def load_encoder(args):
-    from .sentence_encoder import SentenceEncoder
+def load_encoder(args, fast: bool = False):
+    """The model of --model (all-MiniLM-L6-v2 without it) on --device, with plain linear layers;
+    `fast` (the commands that only encode): with the linear layers --linears chooses ("auto" if
+    the command has no such flag: kernels/packed_linear.py's `best_linears`)."""
+    from ..kernels.packed_linear import best_linears, use_linears
+    from ..sentence_encoder import SentenceEncoder
 
-    return SentenceEncoder.from_pretrained(args.model, device=args.device)
+    encoder = SentenceEncoder.from_pretrained(args.model, device=args.device)
+    if fast:
+        kind = getattr(args, "linears", "auto")
+        if kind == "auto":
+            kind = best_linears(encoder.device, getattr(args, "precision", "fp32"))
+        use_linears(encoder, kind)
+    return encoder
 
 
 def cmd_encode(args) -> None:
@@ -53,7 +63,7 @@ def cmd_encode(args) -> None:
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:
         raise ValueError("under torchrun, encode needs a corpus --file and an output -o (one file in order)")
     sentences = read_sentences(args)
-    encoder = load_encoder(args)
+    encoder = load_encoder(args, fast=True)
     vectors = encoder.encode(sentences, args.batch_size, normalize, precision=args.precision)  # (N, D)
     if args.output:
         atomic_save_array(args.output, vectors)  # the file named, never half-written
@@ -63,16 +73,16 @@ def cmd_encode(args) -> None:
 
 
 def encode_corpus_file(args, normalize: bool | None) -> None:
-    from . import distributed
-    from .corpus import BLOCK_LINES, encode_file
-    from .devices import resolve_device
+    from ..deploy.corpus import BLOCK_LINES, encode_file
+    from ..devices import resolve_device
+    from ..run import distributed
 
     if args.sentences:
         raise ValueError("give sentences as arguments or with --file, not both")
     args.device = resolve_device(args.device, distributed.launched_world().local_rank)
     world = distributed.start(args.device)  # under torchrun: each rank encodes its share of blocks
     try:
-        encoder = load_encoder(args)
+        encoder = load_encoder(args, fast=True)
         output = encode_file(
             encoder,
             args.file,
@@ -92,8 +102,8 @@ def encode_corpus_file(args, normalize: bool | None) -> None:
 
 def cmd_export(args) -> None:
     """Write the model as a model folder with its graph in model.onnx (export.py)."""
-    from .export import INPUT_NAMES, OUTPUT_NAME, export_onnx
-    from .sentence_encoder import SentenceEncoder
+    from ..deploy.export import INPUT_NAMES, OUTPUT_NAME, export_onnx
+    from ..sentence_encoder import SentenceEncoder
 
     encoder = SentenceEncoder.from_pretrained(args.model)
     path = export_onnx(encoder, args.onnx, overwrite=args.overwrite)
@@ -105,7 +115,7 @@ def cmd_export(args) -> None:
 
 def cmd_similarity(args) -> None:
     sentences = read_sentences(args)
-    encoder = load_encoder(args)
+    encoder = load_encoder(args, fast=True)
     matrix = encoder.similarity(encoder.encode(sentences, batch_size=args.batch_size))  # (N, N)
     print(format_matrix(matrix, sentences))
 
@@ -139,12 +149,12 @@ def cmd_info(args) -> None:
 def cmd_evaluate(args) -> None:
     """STS metrics on an STS file; on SICK.txt, STS metrics on the test split's relatedness and
     triplet accuracy on its test triplets."""
-    from .data import data_path, is_sick, read_sick, read_sts, sick_triplets, split_sick
-    from .evaluation import evaluate_sts, evaluate_triplets
-    from .recipes import as_scored
+    from ..data import data_path, is_sick, read_sick, read_sts, sick_triplets, split_sick
+    from ..evaluation import evaluate_sts, evaluate_triplets
+    from ..run.recipes import as_scored
 
     path = data_path(args.data)
-    encoder = load_encoder(args)
+    encoder = load_encoder(args, fast=True)
     if is_sick(path):
         pairs = read_sick(path)
         result = evaluate_sts(encoder, as_scored(split_sick(pairs)["test"]), batch_size=args.batch_size)
@@ -159,16 +169,16 @@ def cmd_search(args) -> None:
     """Semantic search: the --top-k corpus sentences closest to each query, by cosine similarity.
     The corpus (one sentence a line, blank lines skipped) is encoded once and its embeddings are
     cached in a .npy file, reused while the corpus file and the model folder stay the same."""
-    from .corpus import cached_embeddings, default_cache_path, read_corpus, search_fingerprint
-    from .pretrained import default_model_folder
-    from .search import check_count, semantic_search
+    from ..deploy.corpus import cached_embeddings, default_cache_path, read_corpus, search_fingerprint
+    from ..pretrained import default_model_folder
+    from ..search import check_count, semantic_search
 
     top_k = check_count(args.top_k, "--top-k")  # before any slow work
     corpus = Path(args.corpus)
     lines = read_corpus(corpus)  # (line number, sentence)
     folder = Path(args.model) if args.model else default_model_folder()
     cache = Path(args.cache) if args.cache else default_cache_path(corpus, folder)
-    encoder = load_encoder(args)
+    encoder = load_encoder(args, fast=True)
     fingerprint = search_fingerprint(corpus, folder)
     vectors = cached_embeddings(encoder, [s for _, s in lines], cache, fingerprint, args.batch_size)  # (N, D)
     queries = encoder.encode(args.queries, batch_size=args.batch_size)  # (Q, D)
@@ -192,10 +202,11 @@ def cmd_train(args) -> int | None:
     """Fine-tune with one of the recipes; under torchrun, on every rank (distributed.py)."""
     import torch
 
-    from . import distributed
-    from .devices import resolve_device
-    from .recipes import build_recipe
-    from .training import TrainingConfig, fit
+    from ..devices import resolve_device
+    from ..run import distributed
+    from ..run.recipes import build_recipe
+    from ..run.training_run import fit
+    from ..training import TrainingConfig
 
     config = TrainingConfig(
         epochs=args.epochs,
@@ -250,10 +261,10 @@ def cmd_train(args) -> int | None:
 
 
 def cmd_init(args) -> None:
-    from .config import preset
-    from .data import read_texts
-    from .files import check_new_folder
-    from .sentence_encoder import SentenceEncoder
+    from ..config import preset
+    from ..data import read_texts
+    from ..files.atomic import check_new_folder
+    from ..sentence_encoder import SentenceEncoder
 
     output = Path(args.output)
     check_new_folder(output, "files", "choose an empty or new folder")
@@ -272,12 +283,12 @@ def cmd_init(args) -> None:
 def cmd_bench(args) -> None:
     import torch
 
-    from . import bench
-    from .bench_training import training_benchmark
-    from .data import data_path, read_sts
-    from .files import write_json
-    from .pretrained import default_model_folder
-    from .threads import thread_policy, usable_cores
+    from ..bench import throughput as bench
+    from ..bench.trainer_steps import training_benchmark
+    from ..data import data_path, read_sts
+    from ..json_files import write_json
+    from ..kernels.threads import thread_policy, usable_cores
+    from ..pretrained import default_model_folder
 
     if args.threads:  # otherwise torch's own count: $OMP_NUM_THREADS, or one per usable core (threads.py)
         torch.set_num_threads(args.threads)
@@ -327,7 +338,7 @@ def cmd_bench(args) -> None:
 
 
 def cmd_assignment_list(args) -> None:
-    from .exercises import EXERCISES
+    from ..course.exercises import EXERCISES
 
     print(f"{'exercise':16} {'points':>6}  {'part':38} tests")
     for e in EXERCISES:
@@ -336,8 +347,8 @@ def cmd_assignment_list(args) -> None:
 
 
 def cmd_assignment_make(args) -> None:
-    from .assignment import make_assignment
-    from .exercises import select
+    from ..course.assignment import make_assignment
+    from ..course.exercises import select
 
     out = make_assignment(args.out, args.exercises)
     chosen = select(args.exercises)
@@ -345,12 +356,12 @@ def cmd_assignment_make(args) -> None:
 
 
 def cmd_assignment_grade(args) -> int:
-    from .grading import grade_command
+    from ..course.grading import grade_command
 
     return grade_command(args.repo, args.exercises, args.json)
 
 
 def cmd_check(args) -> int:
-    from .divergence import check_command
+    from ..course.divergence import check_command
 
     return check_command(args.repo)

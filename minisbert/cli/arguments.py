@@ -102,7 +102,7 @@ def existing_file(path: str, what: str) -> None:
 
 def existing_data(path: str, what: str) -> None:
     """A data file, given as a path or relative to $MINISBERT_DATA (data.data_path)."""
-    from .data import data_path
+    from ..data import data_path
 
     try:
         data_path(path)
@@ -116,7 +116,7 @@ def existing_folder(path: str, what: str) -> None:
 
 
 def new_folder(path: str, what: str, hint: str) -> None:
-    from .files import check_new_folder
+    from ..files.atomic import check_new_folder
 
     try:
         check_new_folder(Path(path), what, hint)
@@ -174,7 +174,7 @@ def check_search(args) -> None:
 
 def check_train(args) -> None:
     """Ranges are the parser's; here: conflicts, the data, the run folder and the device."""
-    from .run_lock import LOCK_FILE, refuse_if_in_use
+    from ..run.run_lock import LOCK_FILE, refuse_if_in_use
 
     for key, (option, objective) in OBJECTIVE_OPTIONS.items():
         if getattr(args, key) not in (None, False) and args.objective != objective:
@@ -194,7 +194,7 @@ def check_train(args) -> None:
 
 
 def check_device(device: str | None) -> None:
-    from .devices import resolve_device
+    from ..devices import resolve_device
 
     try:
         resolve_device(device)
@@ -203,7 +203,7 @@ def check_device(device: str | None) -> None:
 
 
 def check_init(args) -> None:
-    from .config import preset
+    from ..config import preset
 
     existing_data(args.data, "--data")
     new_folder(args.output, "files", "choose an empty or new folder")
@@ -248,7 +248,7 @@ def check_check(args) -> None:
 
 
 def check_exercises(ids: list[str] | None) -> None:
-    from .exercises import select
+    from ..course.exercises import select
 
     try:
         select(ids)

@@ -1,20 +1,18 @@
-"""Reading and writing the small files of model folders and training runs, safely.
+"""Writing the files of model folders and training runs so that a crash never leaves a part.
 
-Every JSON file minisbert reads or writes goes through `read_json` / `write_json`, and every file or
-folder that must never be seen half-written goes through `atomic_write_text`, `atomic_save_array`
-or `replace_folder`: the new content is written beside the target and then renamed over it. A
-rename within one file system is atomic, so a crash at any moment leaves either the old content or
-the new, never a part. A folder cannot be renamed over a full one, so an old folder is swapped with
-the new in one step (Linux's renameat2 exchange). What a killed writer leaves beside its target, a
-temporary file or folder named after its process, is removed by the next writer
-(`remove_stale_temporaries`).
+Every file or folder that must never be seen half-written goes through `atomic_write_text`,
+`write_json_atomic`, `atomic_save_array` or `replace_folder`: the new content is written beside
+the target and then renamed over it. A rename within one file system is atomic, so a crash at any
+moment leaves either the old content or the new, never a part. A folder cannot be renamed over a
+full one, so an old folder is swapped with the new in one step (Linux's renameat2 exchange). What a
+killed writer leaves beside its target, a temporary file or folder named after its process, is
+removed by the next writer (`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import json
 import os
 import re
 import secrets
@@ -23,48 +21,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-MISSING = object()  # read_json's default: a missing file is an error
+from ..json_files import json_text
 
 
-def read_json(path: str | Path, default=MISSING):
-    """The contents of a JSON file. A missing file returns `default` when one is given, else raises
-    FileNotFoundError; a file that is not valid JSON raises a ValueError naming it and the place."""
-    path = Path(path)
-    if not path.is_file():
-        if default is MISSING:
-            raise FileNotFoundError(f"{path} does not exist")
-        return default
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text: {err}") from None
-
-
-def read_json_object(path: str | Path, what: str) -> dict:
-    """A JSON file that must hold an object (a dict), such as a `config.json`; `path` may also be
-    the folder that holds `config.json`. `what` names the file's role in error messages."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no {what} found: {path} does not exist")
-    values = read_json(path)
-    if not isinstance(values, dict):
-        raise ValueError(f"{path} must hold a JSON object ({what}), got {type(values).__name__}")
-    return values
-
-
-def write_json(path: str | Path, value, atomic: bool = False) -> None:
-    """Write `value` as indented UTF-8 JSON, creating the parent folder if needed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-    if atomic:
-        atomic_write_text(path, text)
-    else:
-        path.write_text(text, encoding="utf-8")
+def write_json_atomic(path: str | Path, value) -> None:
+    """Write `value` as JSON (json_files.py's format) so that readers see the old file or the new."""
+    atomic_write_text(path, json_text(value))
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

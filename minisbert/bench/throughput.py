@@ -33,6 +33,7 @@ through /proc/self/clear_refs (Linux); elsewhere it is not reported.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import statistics
 import subprocess
@@ -45,8 +46,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .bench_onnx import onnx_contenders
-from .packed_linear import cpu_flags, cpu_has_vnni, int8_engine, plain_fp32
+from ..kernels.packed_linear import best_linears, cpu_flags, cpu_has_vnni, int8_engine, use_linears
+from .onnx_runtime import onnx_contenders
 
 # ---------------------------------------------------------------------------------------------
 # machine measurements
@@ -156,24 +157,27 @@ def measure(fn, *args):
 
 
 def minisbert_contenders(encoder, sentences, batch_size: int) -> dict:
-    """{name: (encode function, sentences)}: minisbert's encode at each precision, and fp32 with the
-    plain `F.linear` (packed_linear.py), so that the packing's gain shows on its own line."""
+    """{name: (encode function, sentences)}: minisbert's encode with each kind of linear layer
+    (kernels/packed_linear.py: "minisbert" is what `minisbert encode` runs by default), and bf16.
+    Each contender encodes with a copy of `encoder` whose linear layers are of its own kind."""
 
-    def plain(texts):
-        with plain_fp32():
-            return encoder.encode(texts, batch_size=batch_size)
-
-    def at(precision: str):
-        return (functools.partial(encoder.encode, batch_size=batch_size, precision=precision), sentences)
+    def with_linears(kind: str, precision: str = "fp32"):
+        clone = use_linears(copy_of(encoder), kind)
+        return (functools.partial(clone.encode, batch_size=batch_size, precision=precision), sentences)
 
     contenders = {
-        "minisbert": at("fp32"),
-        "minisbert fp32, plain F.linear": (plain, sentences),
-        "minisbert bf16": at("bf16"),
+        "minisbert": with_linears(best_linears(encoder.device)),
+        "minisbert fp32, plain F.linear": with_linears("plain"),
+        "minisbert bf16": with_linears("plain", "bf16"),
     }
     if int8_available():  # not on a torch without the x86 kernels
-        contenders["minisbert int8"] = at("int8")
+        contenders["minisbert int8"] = with_linears("int8", "int8")
     return contenders
+
+
+def copy_of(encoder):
+    """A copy of `encoder` with weights of its own, so that swapping its layers leaves the original."""
+    return copy.deepcopy(encoder)
 
 
 def int8_available() -> bool:
@@ -189,25 +193,19 @@ def reference_encoder(encoder, folder: Path, dtype, batch_size: int):
     from reference.pretrained import load_config, load_params
     from reference.sentence_encoder import sentence_embeddings
 
-    from .sentence_encoder import length_sorted_batches
+    from ..sentence_encoder import encode_in_batches
 
     params = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in load_params(folder).items()}
     config = load_config(folder)
 
+    def run(batch) -> np.ndarray:  # (B, T) each → (B, D)
+        ids, mask = batch["input_ids"].numpy(), batch["attention_mask"].numpy()
+        return sentence_embeddings(params, ids, mask, config, encoder.pooling.modes, encoder.normalize)
+
     def encode(sentences: list[str]) -> np.ndarray:
-        encoded = encoder.tokenizer.encode(sentences, max_length=encoder.max_seq_length)
-        out = np.empty((len(sentences), encoder.dimension), dtype=np.float32)  # (N, D)
-        for rows in length_sorted_batches([len(ids) for ids, _ in encoded], batch_size):
-            batch = encoder.tokenizer.pad([encoded[r] for r in rows])
-            out[rows] = sentence_embeddings(
-                params,
-                batch["input_ids"].numpy(),
-                batch["attention_mask"].numpy(),
-                config,
-                encoder.pooling.modes,
-                encoder.normalize,
-            )
-        return out
+        return encode_in_batches(
+            encoder.tokenizer, sentences, encoder.max_seq_length, batch_size, run, encoder.dimension
+        )
 
     return encode
 
@@ -300,7 +298,7 @@ def time_while_busy(implementations: dict, rounds: int, processes: int) -> dict:
 
 def sts_spearman(vectors: np.ndarray, gold) -> float:
     """Spearman of cos(u_i, v_i) against the gold scores; vectors (2n, D): first sentences, then second."""
-    from .evaluation import spearman
+    from ..evaluation import spearman
 
     n = len(gold)
     u, v = vectors[:n], vectors[n : 2 * n]  # (n, D) each
@@ -354,7 +352,7 @@ def corpus_benchmark(encoder, sentences: list[str], sizes=(20_000, 200_000), bat
     """`encode_file` (corpus.py) on corpora of each size (lines cycling through `sentences`): time and
     peak memory, whose ratio shows that memory stays flat; then the smallest corpus interrupted
     halfway and resumed, compared byte for byte with its uninterrupted output."""
-    from .corpus import BLOCK_LINES, encode_file
+    from ..deploy.corpus import BLOCK_LINES, encode_file
 
     report = {"block_lines": BLOCK_LINES, "runs": {}}
     with tempfile.TemporaryDirectory(prefix="minisbert-bench-") as tmp:

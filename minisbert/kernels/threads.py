@@ -39,11 +39,11 @@ one-minute average that lags and counts minisbert's own previous commands.
 
 Where it is set. OpenMP reads its environment once, when torch is imported; setting the variable
 later changes nothing (measured: 13-183 sent/s under the same loads, as with the default). The
-`minisbert` command (`cli.run`) and `python -m minisbert` both execute `minisbert/__init__.py`
-before any code of their own, and it imports torch; so `minisbert/__init__.py` calls
-`wait_passively()` first. That is the one global setting `import minisbert` makes, for this
-reason: the command line has no earlier place. It changes no result, only how idle threads wait;
-the processes minisbert starts inherit it (the grader's test runs, torchrun's workers).
+`minisbert` command (`cli.run`) and `python -m minisbert` both execute `minisbert/cli/__init__.py`
+before any code of their own that imports torch, so that file calls `wait_passively()` first
+(`import minisbert` alone loads no torch and sets nothing: its names load on first use). It
+changes no result, only how idle threads wait; the processes minisbert starts inherit it (the
+grader's test runs, torchrun's workers).
 
 Overrides: set `OMP_WAIT_POLICY` (or libgomp's `GOMP_SPINCOUNT`, libomp's `KMP_BLOCKTIME`)
 yourself and minisbert leaves it alone; `OMP_NUM_THREADS` sets the thread count, and

@@ -32,6 +32,7 @@ from exercises.make_golden import record
 from exercises.mistakes import MISTAKES
 from test_tutorials import fast_env
 
+from minisbert.course import assignment
 from minisbert.course.assignment import (
     BEGIN,
     END,
@@ -563,3 +564,31 @@ def test_a_student_version_holds_no_solution_of_its_exercise(exercise, tmp_path)
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
+
+
+def test_the_kit_finds_the_teachers_clone_or_says_where_it_looked(tmp_path, monkeypatch):
+    """From an installed package (a wheel: no tests beside it) the kit works from the current
+    folder or `--source`; with neither it names every place it looked."""
+    monkeypatch.setattr(assignment, "PACKAGE_PARENT", tmp_path / "site-packages")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"none at .*site-packages, .*: run it inside your clone or name it"):
+        assignment.solution_repository()
+    with pytest.raises(ValueError, match="--source PATH"):
+        make_assignment(tmp_path / "student", ["attention"])
+    assert assignment.solution_repository(ROOT) == ROOT
+    monkeypatch.chdir(ROOT)
+    assert assignment.solution_repository() == ROOT
+
+
+def test_the_kit_runs_on_its_own(tmp_path):
+    """`python -m minisbert.course`, the kit's own entry point, lists and makes a version."""
+    run = [sys.executable, "-m", "minisbert.course"]
+    listed = subprocess.run([*run, "list"], cwd=ROOT, capture_output=True, text=True)
+    assert listed.returncode == 0 and "100 points" in listed.stdout, listed.stderr
+    made = subprocess.run(
+        [*run, "make", str(tmp_path / "hw"), "--exercises", "spearman"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0 and (tmp_path / "hw" / "HANDOUT.md").is_file(), made.stderr

@@ -14,6 +14,7 @@ console script to show what a user sees.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import math
@@ -28,7 +29,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minisbert import cli
-from minisbert.cli import commands, parser
+from minisbert.cli import parser
 
 REACHED = []  # the arguments with which a stubbed command was reached
 
@@ -38,20 +39,30 @@ def stub(args):
     return 0
 
 
+def command_parsers(command: argparse.ArgumentParser, name: str = "minisbert"):
+    """(name, parser) of every command a parser holds, sub-commands included ("minisbert
+    assignment make"): those without sub-commands of their own, the ones that run something."""
+    subs = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield name, command
+    for sub in subs:
+        for word, child in sub.choices.items():
+            yield from command_parsers(child, f"{name} {word}")
+
+
 @contextlib.contextmanager
 def stubbed_commands():
     """Every command's work replaced by `stub`: what is tested is the checking before it."""
-    names = [n for n in dir(commands) if n.startswith("cmd_")]
-    # the parser holds its own references to most commands (`from .commands import ...`; the
-    # assignment's are imported when called): stub both, and check that they were found, so that a
-    # renamed module cannot leave real work running (it once ran whole benchmarks here)
-    held = [n for n in names if hasattr(parser, n)]
-    assert len(names) >= 12 and len(held) >= 9, (names, held)
+    # each command module's `run` is the work its sub-parser sets (`func`); check that every command
+    # the parser holds now reaches the stub, so that a renamed or new command cannot leave real work
+    # running (it once ran whole benchmarks here)
     with pytest.MonkeyPatch.context() as patch:
-        for name in names:
-            patch.setattr(commands, name, stub)
-        for name in held:
-            patch.setattr(parser, name, stub)
+        for module in parser.COMMANDS:
+            patch.setattr(module, "run", stub)
+        works = {
+            name: command.get_default("func") for name, command in command_parsers(parser.build_parser())
+        }
+        assert len(works) >= 13 and all(work is stub for work in works.values()), works
         yield
 
 

@@ -19,7 +19,7 @@
 #
 # Read first: tutorial 02 (WordPiece), 06 (pooling) and 09 (fine-tuning), then
 # `SentenceEncoder.from_scratch` in `minisbert/sentence_encoder.py`, the presets in
-# `minisbert/config.py` and `cmd_init` in `minisbert/cli/commands.py` (the same steps as
+# `minisbert/config.py` and `run` in `minisbert/cli/init.py` (the same steps as
 # `minisbert init`; the README runs them from the command line). Needs the STS benchmark
 # (`$MINISBERT_DATA`, see `common.py`).
 #

@@ -176,8 +176,9 @@ def minisbert_contenders(encoder, sentences, batch_size: int) -> dict:
 
 
 def copy_of(encoder):
-    """A copy of `encoder` with weights of its own, so that swapping its layers leaves the original."""
-    return copy.deepcopy(encoder)
+    """A copy of `encoder` whose modules are its own, so that swapping its layers leaves the
+    original's, but whose weights are the original's (no second copy of them in memory)."""
+    return copy.deepcopy(encoder, memo={id(p): p for p in encoder.parameters()})
 
 
 def int8_available() -> bool:

@@ -1,4 +1,5 @@
-"""The `minisbert` command line: `minisbert similarity|encode|search|evaluate|train|init|export|bench`.
+"""The `minisbert` command line: one module per command (encode.py, train.py, ...), gathered by
+parser.py, whose docstring lists them all.
 
 First of all, before anything imports torch: OpenMP reads how its threads wait when torch loads,
 so the command sets the policy here (kernels/threads.py) before `main` and the commands load it.

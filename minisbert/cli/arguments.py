@@ -1,10 +1,11 @@
-"""The command line's arguments, checked before any work starts.
+"""What several commands share: the parser, the argument types, the common options and checks.
 
 A training run that stops an hour in because `--output` was not empty, or a corpus encode that
 fails after the model is loaded because `--file` is misspelt, wastes the time it took to get
-there. So `cli.main` parses the arguments with `Parser`, whose errors are ONE line on stderr and
-exit status 2 (argparse's convention for a wrong command line), and then runs `check_arguments`,
-which refuses, the same way, everything the arguments alone show to be wrong:
+there. So `parser.main` parses the arguments with `Parser`, whose errors are ONE line on stderr
+and exit status 2 (argparse's convention for a wrong command line), and then runs
+`check_arguments`, the command's own `check`, which refuses, the same way, everything the
+arguments alone show to be wrong:
 
     types and ranges    a batch size of 0, a learning rate of nan, a warm-up ratio of 1.5
     inputs              a data file, corpus or folder that does not exist
@@ -14,7 +15,7 @@ which refuses, the same way, everything the arguments alone show to be wrong:
                         sentences given both as arguments and with --file
 
 Errors found while working (a malformed line of a data file, an interrupted encode in the way)
-stay exit status 1, with the same one-line form (`cli.main`).
+stay exit status 1, with the same one-line form (`parser.main`).
 """
 
 from __future__ import annotations
@@ -24,16 +25,6 @@ import math
 import re
 import sys
 from pathlib import Path
-
-TRAIN_DEFAULTS = {"margin": 1.0, "distance": "euclidean", "scale": 20.0, "head_lr": 1e-3}
-# the options that act with one objective only (the rest would be silently ignored)
-OBJECTIVE_OPTIONS = {
-    "margin": ("--margin", "triplet"),
-    "distance": ("--distance", "triplet"),
-    "scale": ("--scale", "mnrl"),
-    "no_gather": ("--no-gather", "mnrl"),
-    "head_lr": ("--head-lr", "classification"),
-}
 
 
 class BadArguments(ValueError):
@@ -84,13 +75,44 @@ def fraction(text: str) -> float:
     return value
 
 
+# -- the common options: a command's `add_parser` calls those it takes -------------------------
+
+
+def add_encoder_command(sub, name: str, about: str, check, run) -> argparse.ArgumentParser:
+    """The sub-parser of a command that loads an encoder: `about` its help and description, `check`
+    and `run` what `parser.main` calls (`check_arguments`, then `args.func`), then the encoder
+    options."""
+    p = sub.add_parser(name, help=about, description=about)
+    p.set_defaults(check=check, func=run)
+    add_encoder_options(p)
+    return p
+
+
+def add_model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model folder (default: the embedded all-MiniLM-L6-v2)")
+
+
+def add_encoder_options(p: argparse.ArgumentParser) -> None:
+    """--model, --device and --batch-size: which encoder, where it runs, how many sentences a batch."""
+    add_model_option(p)
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cpu)")
+    p.add_argument("--batch-size", type=positive_int, default=32)
+
+
+def add_sentence_options(p: argparse.ArgumentParser) -> None:
+    """The sentences to work on: as arguments, or with --file (read by `read_sentences`)."""
+    p.add_argument("sentences", nargs="*", help="sentences (or use --file)")
+    p.add_argument("--file", help="a text file with one sentence a line; - for stdin")
+
+
 # -- checks: each raises BadArguments ----------------------------------------------------------
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """Refuse what the arguments alone show to be wrong (BadArguments), before any work starts."""
-    name = args.command if args.command != "assignment" else f"assignment_{args.job}"
-    check = getattr(sys.modules[__name__], f"check_{name}", None)
+    """Refuse what the arguments alone show to be wrong (BadArguments), before any work starts:
+    the command's own `check`, which its sub-parser sets as a default (a command with nothing to
+    check sets none)."""
+    check = getattr(args, "check", None)
     if check is not None:
         check(args)
 
@@ -134,123 +156,38 @@ def check_sentences(args) -> None:
         raise BadArguments("no sentences: give them as arguments, with --file, or on stdin")
 
 
-def check_encode(args) -> None:
-    check_sentences(args)
-    streamed = bool(args.file and args.file != "-" and args.output)
-    if (args.resume or args.block_lines is not None) and not streamed:
-        raise BadArguments("--resume and --block-lines need a corpus --file and an output -o")
-    if args.output:
-        check_embeddings_output(Path(args.output), args.file, args.overwrite)
+# -- what the common options name, for a command's `run` ----------------------------------------
 
 
-def check_embeddings_output(output: Path, source: str | None, overwrite: bool) -> None:
-    """An -o file: not a folder, not the sentence file itself, not an existing file unless told."""
-    if output.is_dir():
-        raise BadArguments(f"the output {output} is a folder: give a file name such as vectors.npy")
-    if source and source != "-" and output.resolve() == Path(source).resolve():
-        raise BadArguments(f"the output {output} is the sentence file itself: name another file")
-    if output.exists() and not overwrite:
-        raise BadArguments(f"the output {output} exists: add --overwrite to replace it, or name another file")
+def read_sentences(args) -> list[str]:
+    """Sentences from the arguments, or one a line from --file (or stdin)."""
+    if args.sentences and args.file:
+        raise ValueError("give sentences as arguments or with --file, not both")
+    if args.sentences:
+        return args.sentences
+    if args.file and args.file != "-":
+        path = Path(args.file)
+        if not path.is_file():
+            raise FileNotFoundError(f"sentence file not found: {path}")
+        from ..text_files import read_lines
+
+        return [line for _, line in read_lines(path)]  # split as a streamed corpus is: at "\n" only
+    if args.file is None and sys.stdin.isatty():
+        raise ValueError("no sentences: give them as arguments, with --file, or on stdin")
+    return sys.stdin.read().splitlines()
 
 
-def check_similarity(args) -> None:
-    check_sentences(args)
+def load_encoder(args, fast: bool = False):
+    """The model of --model (all-MiniLM-L6-v2 without it) on --device, with plain linear layers;
+    `fast` (the commands that only encode): with the linear layers --linears chooses ("auto" if
+    the command has no such flag: kernels/packed_linear.py's `best_linears`)."""
+    from ..kernels.packed_linear import best_linears, use_linears
+    from ..sentence_encoder import SentenceEncoder
 
-
-def check_info(args) -> None:
-    if args.folder and args.model and args.folder != args.model:
-        raise BadArguments(f"two model folders given, {args.folder} and --model {args.model}: give one")
-
-
-def check_evaluate(args) -> None:
-    existing_data(args.data, "--data")
-
-
-def check_search(args) -> None:
-    existing_file(args.corpus, "corpus file")
-    if args.cache and Path(args.cache).is_dir():
-        raise BadArguments(f"--cache {args.cache} is a folder: give a file name such as corpus.npy")
-
-
-def check_train(args) -> None:
-    """Ranges are the parser's; here: conflicts, the data, the run folder and the device."""
-    from ..run.run_lock import LOCK_FILE, refuse_if_in_use
-
-    for key, (option, objective) in OBJECTIVE_OPTIONS.items():
-        if getattr(args, key) not in (None, False) and args.objective != objective:
-            raise BadArguments(f"{option} only acts with --objective {objective}, not {args.objective}")
-    for key, default in TRAIN_DEFAULTS.items():
-        if getattr(args, key) is None:
-            setattr(args, key, default)
-    existing_data(args.data, "--data")
-    output = Path(args.output)
-    refuse_if_in_use(output)  # another run is training into it: not the arguments' fault, exit 1
-    started = (output / "checkpoints" / "latest").is_file() or (output / LOCK_FILE).is_file()
-    if args.resume and not started:  # (a run killed before its first checkpoint starts over)
-        raise BadArguments(f"--resume: {output} holds no run to resume (no checkpoints/latest)")
-    if not args.resume:
-        new_folder(args.output, "a run", "resume it with --resume or choose an empty or new folder")
-    check_device(args.device)
-
-
-def check_device(device: str | None) -> None:
-    from ..devices import resolve_device
-
-    try:
-        resolve_device(device)
-    except ValueError as err:
-        raise BadArguments(f"--device: {err}") from None
-
-
-def check_init(args) -> None:
-    from ..config import preset
-
-    existing_data(args.data, "--data")
-    new_folder(args.output, "files", "choose an empty or new folder")
-    longest = preset(args.preset).max_position_embeddings
-    if not 2 <= args.max_seq_length <= longest:
-        raise BadArguments(
-            f"--max-seq-length must be from 2 ([CLS] and [SEP]) to {longest} (the positions of "
-            f"--preset {args.preset}), got {args.max_seq_length}"
-        )
-
-
-def check_export(args) -> None:
-    if args.model:
-        existing_folder(args.model, "--model")
-    if not args.overwrite:
-        new_folder(args.onnx, "files", "add --overwrite to replace them, or choose a new folder")
-
-
-def check_bench(args) -> None:
-    if args.file:
-        existing_file(args.file, "sentence file")
-    else:
-        existing_data(args.data, "--data")
-    if not (args.skip_training or args.corpus_lines):
-        existing_data(args.train_data, "--train-data")
-    if args.busy and args.corpus_lines:
-        raise BadArguments("--busy times the encoding benchmark, which --corpus-lines leaves out")
-
-
-def check_assignment_make(args) -> None:
-    check_exercises(args.exercises)
-    new_folder(args.out, "files", "choose a new folder for the student version")
-
-
-def check_assignment_grade(args) -> None:
-    check_exercises(args.exercises)
-    existing_folder(args.repo, "repository")
-
-
-def check_check(args) -> None:
-    existing_folder(args.repo, "repository")
-
-
-def check_exercises(ids: list[str] | None) -> None:
-    from ..course.exercises import select
-
-    try:
-        select(ids)
-    except ValueError as err:
-        raise BadArguments(f"--exercises: {err}") from None
+    encoder = SentenceEncoder.from_pretrained(args.model, device=args.device)
+    if fast:
+        kind = getattr(args, "linears", "auto")
+        if kind == "auto":
+            kind = best_linears(encoder.device, getattr(args, "precision", "fp32"))
+        use_linears(encoder, kind)
+    return encoder

@@ -31,7 +31,8 @@ from pathlib import Path
 from ..files.atomic import check_new_folder, replace_folder
 from .exercises import ASSIGNMENT_FILE, BY_ID, FORWARD_EXERCISES, PARTS, Exercise, select
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository this package was installed from
+# where this package's files are: in a clone (an editable install) its parent is the repository
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 MARKED_PACKAGES = ("minisbert", "reference", "tutorials")  # a tutorial may show a solution too
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN EXERCISE (?P<id>\w+)[ \t]*$")
 END = re.compile(r"^[ \t]*# END EXERCISE (?P<id>\w+)[ \t]*$")
@@ -153,7 +154,28 @@ def prune_imports(before: str, after: str) -> str:
 # the student repository
 
 
-def project_files(root: Path = ROOT) -> list[str]:
+def is_solution_repository(path: Path) -> bool:
+    """Whether `path` holds minisbert's code with its exercise tests and recorded outputs: a
+    teacher's clone, what the kit makes student versions from and grades with."""
+    return (path / "minisbert" / "model.py").is_file() and (path / "tests" / "exercises" / "golden").is_dir()
+
+
+def solution_repository(path: str | Path | None = None) -> Path:
+    """The repository the kit works from: `path` if given; else the clone this package runs from
+    (an editable install); else the current folder. An installed package (a wheel) holds no
+    tests: then the teacher's clone must be the current folder or named."""
+    candidates = [Path(path)] if path is not None else [PACKAGE_PARENT, Path.cwd()]
+    for candidate in candidates:
+        if is_solution_repository(candidate.resolve()):
+            return candidate.resolve()
+    where = ", ".join(str(c) for c in candidates)
+    raise ValueError(
+        f"the course kit works from a clone of minisbert with its exercise tests (tests/exercises/golden); "
+        f"none at {where}: run it inside your clone or name it (--source PATH)"
+    )
+
+
+def project_files(root: Path) -> list[str]:
     """The repository's files, relative: what git tracks (and new files not ignored), or a walk."""
     try:
         listed = subprocess.run(
@@ -175,8 +197,12 @@ def project_files(root: Path = ROOT) -> list[str]:
     )
 
 
-def make_assignment(out: str | Path, exercise_ids: list[str] | None = None, root: Path = ROOT) -> Path:
-    """Write a student version of the repository at `root` into the new folder `out`."""
+def make_assignment(
+    out: str | Path, exercise_ids: list[str] | None = None, root: str | Path | None = None
+) -> Path:
+    """Write a student version of the repository at `root` (by default: `solution_repository()`)
+    into the new folder `out`."""
+    root = solution_repository(root)
     out = Path(out)
     exercises = select(exercise_ids)
     chosen = {e.id for e in exercises}

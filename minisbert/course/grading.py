@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..json_files import write_json
+from .assignment import PACKAGE_PARENT, is_solution_repository
 from .exercises import FORWARD_EXERCISES, TRACE_FILE, Exercise, assigned, select
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository this package was installed from
 TEST_TIMEOUT = 60  # seconds a single graded test may run
 MESSAGE_LENGTH = 400  # characters of a failure shown in the table and the JSON
 
@@ -97,9 +97,9 @@ def parse_junit(path: Path) -> list[tuple[str, TestResult]]:
 
 
 def grading_kit(repo: Path) -> Path:
-    """Where the graded tests and golden files come from: the installed package's repository
-    when it has them (the teacher's), else the graded repository itself."""
-    return ROOT if (ROOT / "tests" / "exercises" / "golden").is_dir() else repo
+    """Where the graded tests and golden files come from: the teacher's clone this package runs
+    from when it has them, else the graded repository itself."""
+    return PACKAGE_PARENT if is_solution_repository(PACKAGE_PARENT) else repo
 
 
 def run_tests(repo: Path, exercises: list[Exercise], test_timeout: int) -> list[ExerciseResult]:

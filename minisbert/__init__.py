@@ -22,8 +22,11 @@ checks it as READING_ORDER):
     training          the siamese training loop of Sentence-BERT
     __init__          this file: the names `import minisbert` gives
 
+The `# BEGIN EXERCISE` / `# END EXERCISE` lines in some core files mark what the course kit
+(course/) cuts out for a student version; they change nothing when the code runs.
+
 The tools around the core, each in a folder of its own (the core imports none of them, but for
-`save_pretrained`, which hands the writing to files/):
+`save_pretrained`, which hands the writing to files/, and `python -m minisbert`, which runs cli/):
 
     files/    writing files and folders so that a crash never leaves a part
     kernels/  faster linear layers (packed, int8, padding skipped) and how CPU threads wait

@@ -2,7 +2,7 @@
 
 A device is where tensors are stored and computed: `cpu`, `cuda` (an NVIDIA GPU; `cuda:1` is the
 second one) or `mps` (Apple's GPU). minisbert runs on the CPU unless asked otherwise. Under
-torchrun, `cuda` means each process's own GPU, `cuda:LOCAL_RANK` (distributed.py).
+torchrun, `cuda` means each process's own GPU, `cuda:LOCAL_RANK` (run/distributed.py).
 
 Precision is the width of the floating-point numbers the matrix multiplies use:
 
@@ -26,7 +26,7 @@ about 7× slower (0.14×, docs/speed.md; one 448×384 by 384×1536 matrix multip
 slow everywhere: it is there for GPUs.
 
 Encoding also takes `int8` (ENCODING_PRECISIONS): not autocast but integer linear layers,
-on the CPU only (packed_linear.py). Training refuses it.
+on the CPU only (kernels/packed_linear.py). Training refuses it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import warnings
 import torch
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-# encoding also takes int8: integer weights and activations in the linear layers (packed_linear.py)
+# encoding also takes int8: integer weights and activations in the linear layers (kernels/packed_linear.py)
 ENCODING_PRECISIONS = (*PRECISIONS, "int8")
 
 
@@ -71,7 +71,7 @@ def check_precision(precision: str, allowed=tuple(PRECISIONS)) -> str:
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """The context in which a forward pass runs at `precision`: nothing changes for fp32 (nor for
-    int8, which changes the linear layers themselves: packed_linear.py)."""
+    int8, which changes the linear layers themselves: kernels/packed_linear.py)."""
     if check_precision(precision, ENCODING_PRECISIONS) in ("fp32", "int8"):
         return contextlib.nullcontext()
     with warnings.catch_warnings(record=True) as said:  # torch warns, then turns itself off

@@ -242,7 +242,7 @@ class BertModel(nn.Module):
 
     def check_inputs(self, input_ids: torch.Tensor) -> None:
         """Fail with a clear message rather than an index error deep inside an embedding."""
-        if torch.compiler.is_exporting():  # a graph being captured (export.py) records no checks
+        if torch.compiler.is_exporting():  # a graph being captured (deploy/export.py) records no checks
             return
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be (B, T), got shape {tuple(input_ids.shape)}")

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import threading
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -35,13 +33,6 @@ from .pretrained import default_model_folder, load_bert_model
 from .tokenizer import WordPieceTokenizer, check_texts
 
 PROGRESS_MIN_BATCHES = 8  # a bar for fewer batches than this is only noise
-# Encodes of one encoder take turns (`SentenceEncoder.turn`): an encode puts the model in eval mode
-# and back, and another thread must not find it half-way. Each encoder has a lock of its own, so
-# that encodes of different encoders run side by side. (Kept beside the encoder, not in it, so that
-# an encoder still copies and pickles; re-entrant, so that an encode called inside an encode, from a
-# forward hook say, does not wait for itself.)
-TURNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-TURNS_LOCK = threading.Lock()  # guards TURNS itself, for the instant a new encoder's lock is made
 EmbeddingsOrTexts = np.ndarray | torch.Tensor | Sequence[str] | str  # (N, D) vectors, or sentences
 
 
@@ -201,8 +192,11 @@ class SentenceEncoder(nn.Module):
         come back as float32 whatever the precision. Faster linear layers are a choice of module,
         made before encoding and shown by `print(encoder)`: packed for oneDNN or 8-bit integers
         (minisbert/kernels/packed_linear.py, `use_linears(encoder, "packed" | "int8")`); "int8"
-        here only confirms that the linear layers are int8 ones. Encodes of one encoder from
-        several threads take turns (`turn`).
+        here only confirms that the linear layers are int8 ones.
+
+        An encoder in eval mode (as `from_pretrained` gives it) is not changed by `encode`, so
+        several threads may encode with it at once. One in training mode is switched to eval mode
+        for the call (dropout off) and back: encode it from the thread that trains it.
         """
         if isinstance(sentences, str):
             return self.encode([sentences], batch_size, normalize, show_progress, precision)[0]
@@ -213,35 +207,30 @@ class SentenceEncoder(nn.Module):
             raise TypeError(f"batch_size must be an int, got {type(batch_size).__name__}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if show_progress is None:
-            show_progress = sys.stderr.isatty() and len(sentences) >= PROGRESS_MIN_BATCHES * batch_size
+        if show_progress is None:  # in a terminal, for PROGRESS_MIN_BATCHES batches or more
+            show_progress = sys.stderr.isatty() and len(sentences) > (PROGRESS_MIN_BATCHES - 1) * batch_size
 
         def run(batch: dict[str, torch.Tensor]) -> np.ndarray:
             batch = {k: v.to(self.device) for k, v in batch.items()}  # (B, T) each
             return self(**batch, normalize=normalize).float().cpu().numpy()  # (B, D)
 
-        with self.turn():
-            was_training = self.training
+        was_training = self.training
+        if was_training:
             self.eval()  # dropout off
-            try:
-                with torch.inference_mode(), autocast(self.device, precision):
-                    return encode_in_batches(
-                        self.tokenizer,
-                        sentences,
-                        self.max_seq_length,
-                        batch_size,
-                        run,
-                        self.dimension,
-                        show_progress,
-                    )
-            finally:
-                self.train(was_training)
-
-    def turn(self) -> threading.RLock:
-        """This encoder's lock: held while an encode (or an export) uses the model, so that other
-        threads' encodes of the same encoder wait their turn."""
-        with TURNS_LOCK:
-            return TURNS.setdefault(self, threading.RLock())
+        try:
+            with torch.inference_mode(), autocast(self.device, precision):
+                return encode_in_batches(
+                    self.tokenizer,
+                    sentences,
+                    self.max_seq_length,
+                    batch_size,
+                    run,
+                    self.dimension,
+                    show_progress,
+                )
+        finally:
+            if was_training:
+                self.train()
 
     def check_int8(self, precision: str) -> None:
         """precision "int8" names what the linear layers already are; say how to get them if not."""

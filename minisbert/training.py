@@ -298,6 +298,7 @@ def fit(
     encoder,
     objectives: list[Objective],
     config: TrainingConfig | None = None,
+    *,
     evaluator: Evaluator | None = None,
     test_evaluator: Evaluator | None = None,
     show_progress: bool | None = None,

@@ -139,6 +139,26 @@ CASES = {
     "zero epochs": (["train", "{train}", "--epochs", "0"], "train", r"--epochs must be a positive integer"),
     "an unknown objective": (["train", "{train}", "--objective", "contrastive"], "train", r"invalid choice"),
     "an unknown precision": (["encode", "a", "--precision", "fp8"], "encode", r"--precision: invalid choice"),
+    "int8 precision on packed layers": (
+        ["encode", "a", "--precision", "int8", "--linears", "packed"],
+        "encode",
+        r"--precision int8 runs int8 linear layers: --linears packed contradicts it",
+    ),
+    "int8 layers at fp32": (
+        ["encode", "a", "--linears", "int8"],
+        "encode",
+        r"give --precision int8, not fp32",
+    ),
+    "packed layers under bf16": (
+        ["encode", "a", "--linears", "packed", "--precision", "bf16"],
+        "encode",
+        r"--linears packed is float32",
+    ),
+    "packed layers off the CPU": (
+        ["encode", "a", "--linears", "packed", "--device", "cuda"],
+        "encode",
+        r"--linears packed runs on the CPU only, not on cuda",
+    ),
     "an unknown device": (["train", "{train}", "--device", "gpu7"], "train", r"--device: unknown device"),
     "--margin with regression": (["train", "{train}", "--margin", "2"], "train", r"--margin only acts with"),
     "--scale with triplet": (

@@ -72,7 +72,8 @@ REFERENCE_ALLOWED = {"numpy", "safetensors.numpy", "reference"}
 def imported_modules(path: Path, package: str) -> list[tuple[int, str]]:
     """(line, absolute module name) of every import in a file, at any depth; relative imports are
     resolved against `package` ("minisbert" or "minisbert.run"; `..` climbs one level).
-    `from . import bench` counts as `package.bench`."""
+    `from . import bench` counts as `package.bench`; `from minisbert import cli` as both
+    `minisbert` and `minisbert.cli` (the name may be a module)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -86,6 +87,7 @@ def imported_modules(path: Path, package: str) -> list[tuple[int, str]]:
                 found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
             else:
                 found.append((node.lineno, base))
+                found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names if alias.name != "*"]
     return found
 
 
@@ -99,7 +101,12 @@ def reference_violations(root: Path) -> list[str]:
             )
             if not allowed:
                 problems.append(f"reference/{path.name}:{line} imports {name}")
-    return problems
+    return first_per_line(problems)
+
+
+def first_per_line(problems: list[str]) -> list[str]:
+    """One problem per import statement: `from minisbert import cli` yields two names (above)."""
+    return list({problem.split(" ")[0]: problem for problem in reversed(problems)}.values())[::-1]
 
 
 def core_violation(me: str, name: str) -> str | None:
@@ -136,14 +143,15 @@ def minisbert_violations(root: Path) -> list[str]:
         room = relative.parts[1] if len(relative.parts) > 2 else None
         for line, name in imported_modules(path, dotted.rsplit(".", 1)[0] if room else "minisbert"):
             where = f"{relative}:{line}"
-            if name.split(".")[0] in ORACLES and not any(dotted.startswith(u) for u in ORACLE_USERS):
+            oracle_user = any(dotted == u or dotted.startswith(u + ".") for u in ORACLE_USERS)
+            if name.split(".")[0] in ORACLES and not oracle_user:
                 problems.append(f"{where} imports {name}, an oracle (only {sorted(ORACLE_USERS)} may)")
             if name.split(".")[0] != "minisbert":
                 continue
             wrong = room_violation(room, name) if room else core_violation(path.stem, name)
             if wrong and (room or path.stem in READING_ORDER):
                 problems.append(f"{where} {wrong}")
-    return problems
+    return first_per_line(problems)
 
 
 def test_reference_imports_only_numpy_and_the_standard_library():
@@ -179,6 +187,10 @@ def test_the_package_docstring_and_the_readme_list_the_modules_in_reading_order(
         ("minisbert/pooling.py", "def f():\n    from .kernels import unpadding\n", "outside the core"),
         ("minisbert/files/atomic.py", "def f():\n    from ..run import checkpoints\n", "after files/"),
         ("minisbert/run/plots.py", "from .. import cli\n", "after run/"),
+        ("minisbert/pooling.py", "from minisbert import cli\n", "a tool outside the core"),
+        ("minisbert/model.py", "def f():\n    from .files.saving import save_sentence_encoder\n", "outside"),
+        ("minisbert/sentence_encoder.py", "def f():\n    from .files import atomic\n", "outside the core"),
+        ("minisbert/deploy/corpus.py", "def f():\n    import onnxruntime\n", "an oracle"),
         ("reference/pooling.py", "def f():\n    import torch\n", "imports torch"),
         ("reference/model.py", "from minisbert import BertModel\n", "imports minisbert"),
     ],
@@ -190,6 +202,10 @@ def test_the_package_docstring_and_the_readme_list_the_modules_in_reading_order(
         "core-imports-a-tool",
         "tool-imports-a-later-folder",
         "from-dot-dot-import",
+        "from-package-import-module",
+        "door-of-another-module",
+        "another-room-through-the-door-module",
+        "oracle-outside-bench-and-export",
         "lazy-torch",
         "minisbert",
     ],

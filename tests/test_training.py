@@ -303,3 +303,17 @@ def test_too_little_data_for_one_batch(tokenizer):
     objs = objectives(tokenizer)
     with pytest.raises(ValueError, match="fewer than one global batch of 64"):
         fit(tiny_encoder(tokenizer), objs, TrainingConfig(batch_size=64))
+
+
+def test_a_run_on_several_processes_refuses_the_per_process_mnrl(tokenizer, monkeypatch):
+    """On two processes the plain MultipleNegativesRankingLoss would see half of each batch: an
+    easier objective than the one asked for. The run refuses it and names GlobalBatchMNRL."""
+    from minisbert.losses import MultipleNegativesRankingLoss
+    from minisbert.run import distributed, training_run
+
+    monkeypatch.setattr(training_run.distributed, "current_world", lambda: distributed.World(rank=0, size=2))
+    data = objectives(tokenizer)[0].data
+    with pytest.raises(
+        ValueError, match=r"'mnrl': on 2 processes .* use run/distributed.py's GlobalBatchMNRL"
+    ):
+        RunTrainer(tiny_encoder(tokenizer), [Objective("mnrl", data, MultipleNegativesRankingLoss())], CONFIG)

@@ -168,18 +168,49 @@ def test_the_run_skips_padding_while_it_lasts_and_not_after(encoder, tmp_path):
 
 
 def test_when_the_rows_are_not_gathered():
-    rows = RealRows()
-    rows.capture(None, (torch.zeros(2, 4, dtype=torch.long), torch.ones(2, 4)), {})
+    rows, training = RealRows(), torch.nn.Module()  # a module in training mode, as after .train()
+    rows.capture(training, (torch.zeros(2, 4, dtype=torch.long), torch.ones(2, 4)), {})
     assert rows.index is None  # no padding: nothing to skip
-    rows.capture(None, (torch.zeros(2, 4, dtype=torch.long),), {})
+    rows.capture(training, (torch.zeros(2, 4, dtype=torch.long),), {})
     assert rows.index is None  # no mask at all
     rows.capture(
-        None,
+        training,
         (torch.zeros(2, 4, dtype=torch.long),),
         {"attention_mask": torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])},
     )
     assert rows.index.tolist() == [0, 1, 4, 5, 6, 7]  # flat positions of the real tokens
     one_in_twenty = torch.ones(2, 10)
     one_in_twenty[0, 9] = 0  # 5% padding: below MIN_PADDING_FRACTION, not worth a gather
-    rows.capture(None, (torch.zeros(2, 10, dtype=torch.long), one_in_twenty), {})
+    rows.capture(training, (torch.zeros(2, 10, dtype=torch.long), one_in_twenty), {})
     assert rows.index is None
+    half = {"attention_mask": torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])}
+    rows.capture(training.eval(), (torch.zeros(2, 4, dtype=torch.long),), half)
+    assert rows.index is None  # in eval mode every row is multiplied
+
+
+def test_the_layers_that_were_there_come_back_and_eval_mode_multiplies_every_row(encoder):
+    """keep_padding puts back the very modules skip_padding took out (packed ones stay packed,
+    with their hooks); a model that skipped padding already is left skipping; in eval mode the
+    UnpaddedLinear layers multiply every row, as model.py does (evaluations during a run)."""
+    from minisbert.kernels.packed_linear import PackedLinear, use_linears
+
+    model = use_linears(random_model(CONFIG, seed=1, dtype=torch.float32), "packed")
+    before = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    calls = []
+    before[0].register_forward_hook(lambda *args: calls.append(1))
+    with padding_skipped(model):
+        assert all(isinstance(m, UnpaddedLinear) for m in model.modules() if isinstance(m, torch.nn.Linear))
+    after = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(a is b for a, b in zip(after, before, strict=True)) and isinstance(after[0], PackedLinear)
+    batch = random_batch(CONFIG, [3, 17, 9], seed=2, pairs=True)
+    model.eval()(*batch)
+    assert calls == [1]  # the hook came back with its layer
+    skip_padding(model)
+    with padding_skipped(model):  # not its own: left as found
+        pass
+    assert len(swapped(model)) == 6 * CONFIG.num_hidden_layers and len(model._forward_pre_hooks) == 1
+    with torch.no_grad():
+        unpadded = model.eval()(*batch)  # (B, T, C), padding rows too
+        keep_padding(model)
+        plain = model(*batch)
+    torch.testing.assert_close(unpadded, plain, rtol=0, atol=0)  # in eval mode: every row, the same sums

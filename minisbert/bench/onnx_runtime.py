@@ -34,8 +34,10 @@ def onnx_contenders(encoder, folder: Path, batch_size: int, threads: int) -> dic
     except ImportError:
         return {}
     from ..deploy.export import ONNX_FILE, export_onnx
+    from ..kernels.linears import shared_copy
+    from ..kernels.packed_linear import use_linears
 
-    export_onnx(encoder, folder / "exported")
+    export_onnx(use_linears(shared_copy(encoder), "plain"), folder / "exported")  # ONNX has its own kernels
     plain = folder / "exported" / ONNX_FILE
     fused, int8 = folder / "fused.onnx", folder / "int8.onnx"
     with quiet():

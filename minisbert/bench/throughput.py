@@ -33,7 +33,6 @@ through /proc/self/clear_refs (Linux); elsewhere it is not reported.
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..kernels.linears import shared_copy
 from ..kernels.packed_linear import best_linears, cpu_flags, cpu_has_vnni, int8_engine, use_linears
 from .onnx_runtime import onnx_contenders
 
@@ -162,7 +162,7 @@ def minisbert_contenders(encoder, sentences, batch_size: int) -> dict:
     Each contender encodes with a copy of `encoder` whose linear layers are of its own kind."""
 
     def with_linears(kind: str, precision: str = "fp32"):
-        clone = use_linears(copy_of(encoder), kind)
+        clone = use_linears(shared_copy(encoder), kind)
         return (functools.partial(clone.encode, batch_size=batch_size, precision=precision), sentences)
 
     contenders = {
@@ -173,12 +173,6 @@ def minisbert_contenders(encoder, sentences, batch_size: int) -> dict:
     if int8_available():  # not on a torch without the x86 kernels
         contenders["minisbert int8"] = with_linears("int8", "int8")
     return contenders
-
-
-def copy_of(encoder):
-    """A copy of `encoder` whose modules are its own, so that swapping its layers leaves the
-    original's, but whose weights are the original's (no second copy of them in memory)."""
-    return copy.deepcopy(encoder, memo={id(p): p for p in encoder.parameters()})
 
 
 def int8_available() -> bool:
@@ -313,7 +307,7 @@ def encoding_profile(encoder, sentences, batch_size: int = 32, top: int = 8) -> 
     `sentences` under torch's profiler, after a warm-up."""
     from torch.profiler import ProfilerActivity, profile
 
-    encoder.encode(sentences[:batch_size], batch_size=batch_size)  # packs the weights
+    encoder.encode(sentences[:batch_size], batch_size=batch_size)  # a first call: packs, if packed layers
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         encoder.encode(sentences, batch_size=batch_size)
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)

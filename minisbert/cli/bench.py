@@ -86,7 +86,7 @@ def run(args) -> None:
     if args.threads:  # otherwise torch's own count: $OMP_NUM_THREADS, or one per usable core (threads.py)
         torch.set_num_threads(args.threads)
     folder = Path(args.model) if args.model else default_model_folder()
-    encoder = load_encoder(args)
+    encoder = load_encoder(args, fast=True)  # what `minisbert encode` runs: --linears auto
     gold = None  # the STS scores, for each contender's Spearman (not with --file)
     if args.file:
         sentences = read_sentences(args)

@@ -70,10 +70,26 @@ def streamed(args) -> bool:
 
 def check(args) -> None:
     check_sentences(args)
+    check_linears(args.linears, args.precision, args.device)
     if (args.resume or args.block_lines is not None) and not streamed(args):
         raise BadArguments("--resume and --block-lines need a corpus --file and an output -o")
     if args.output:
         check_embeddings_output(Path(args.output), args.file, args.overwrite)
+
+
+def check_linears(linears: str, precision: str, device: str | None) -> None:
+    """--linears and --precision must agree: int8 layers are what --precision int8 means, packed
+    layers are float32, and both run on the CPU only."""
+    if precision == "int8" and linears not in ("auto", "int8"):
+        raise BadArguments(f"--precision int8 runs int8 linear layers: --linears {linears} contradicts it")
+    if linears == "int8" and precision != "int8":
+        raise BadArguments(
+            f"--linears int8 computes in 8-bit integers: give --precision int8, not {precision}"
+        )
+    if linears == "packed" and precision != "fp32":
+        raise BadArguments(f"--linears packed is float32: with --precision {precision} use --linears plain")
+    if linears in ("packed", "int8") and (device or "cpu").split(":")[0] != "cpu":
+        raise BadArguments(f"--linears {linears} runs on the CPU only, not on {device}")
 
 
 def check_embeddings_output(output: Path, source: str | None, overwrite: bool) -> None:

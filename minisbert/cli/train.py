@@ -195,9 +195,9 @@ def run(args) -> None:
             encoder,
             [recipe.objective],
             config,
-            output,
-            recipe.dev,
-            recipe.test,
+            output_dir=output,
+            evaluator=recipe.dev,
+            test_evaluator=recipe.test,
             resume=args.resume,
             stop_after=args.stop_after,
         )

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..json_files import write_json
-from .assignment import PACKAGE_PARENT, is_solution_repository
+from . import assignment
 from .exercises import FORWARD_EXERCISES, TRACE_FILE, Exercise, assigned, select
 
 TEST_TIMEOUT = 60  # seconds a single graded test may run
@@ -97,9 +97,17 @@ def parse_junit(path: Path) -> list[tuple[str, TestResult]]:
 
 
 def grading_kit(repo: Path) -> Path:
-    """Where the graded tests and golden files come from: the teacher's clone this package runs
-    from when it has them, else the graded repository itself."""
-    return PACKAGE_PARENT if is_solution_repository(PACKAGE_PARENT) else repo
+    """Where the graded tests and golden files come from: the teacher's clone (the one this
+    package runs from, else the current folder: assignment.solution_repository), else, when
+    neither is one, the graded repository itself, which is then said on stderr."""
+    try:
+        return assignment.solution_repository()
+    except ValueError:
+        print(
+            f"grading with the tests and recorded outputs of {repo} itself: no teacher's clone found",
+            file=sys.stderr,
+        )
+        return repo
 
 
 def run_tests(repo: Path, exercises: list[Exercise], test_timeout: int) -> list[ExerciseResult]:

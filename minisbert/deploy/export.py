@@ -54,15 +54,15 @@ def export_onnx(encoder, folder: str | Path, overwrite: bool = False) -> Path:
             f"export the model with plain nn.Linear layers, not {linear_kinds(encoder)}: ONNX has its "
             "own fast kernels (minisbert.kernels.packed_linear.use_linears(encoder, 'plain'))"
         )
-    with encoder.turn():  # no encode in another thread while the model is moved and traced
-        device, was_training = encoder.device, encoder.training
-        encoder.eval()  # dropout off: the graph is for inference
-        try:
-            folder = save_sentence_encoder(
-                encoder, folder, overwrite, also=lambda new: export_graph(encoder.cpu(), new / ONNX_FILE)
-            )
-        finally:
-            encoder.to(device).train(was_training)
+    # the model is moved to the CPU and traced: no other thread may use it meanwhile
+    device, was_training = encoder.device, encoder.training
+    encoder.eval()  # dropout off: the graph is for inference
+    try:
+        folder = save_sentence_encoder(
+            encoder, folder, overwrite, also=lambda new: export_graph(encoder.cpu(), new / ONNX_FILE)
+        )
+    finally:
+        encoder.to(device).train(was_training)
     return folder / ONNX_FILE
 
 

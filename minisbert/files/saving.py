@@ -23,7 +23,7 @@ def save_sentence_encoder(
     one step (`atomic.replace_folder`), so a crash at any moment leaves the old model or the new one,
     never a part. Temporary folders that an earlier, killed save left beside `folder` are removed
     first. A `folder` that exists and is not empty is only replaced with `overwrite=True`.
-    `also(new_folder)` writes more files into the new folder before it takes its place (export.py:
+    `also(new_folder)` writes more files into the new folder before it takes its place (deploy/export.py:
     the ONNX graph), so that they too appear all at once or not at all.
     """
     folder = Path(folder)

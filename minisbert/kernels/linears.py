@@ -8,7 +8,8 @@ Parameters as the layer it replaces:
     Int8Linear      (packed_linear.py) encoding on the CPU, weights and activations in 8-bit integers
     UnpaddedLinear  (unpadding.py)     training, the padding positions' rows not multiplied
 
-`replace_linears(model, make)` puts `make(linear)` in the place of every linear layer of `model`.
+`replace_linears(model, make)` puts `make(linear)` in the place of every linear layer of `model`
+(and `put_back` the layers it took out).
 Because the Parameters are shared, nothing else changes: `state_dict()` has the same names and
 tensors, an optimizer built before the swap still updates them, and a saved model folder is the
 same. What changed shows where a reader looks: `print(encoder)` lists `PackedLinear(...)` where it
@@ -17,6 +18,7 @@ listed `Linear(...)`, and `plain_linears(model)` puts plain `nn.Linear` layers b
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from torch import nn
@@ -34,10 +36,14 @@ def share_parameters(cls: type[nn.Linear], linear: nn.Linear) -> nn.Linear:
     return new
 
 
-def replace_linears(model: nn.Module, make: Callable[[nn.Linear], nn.Linear]) -> nn.Module:
+Place = tuple[nn.Module, str, nn.Linear]  # (parent module, attribute name, the layer that was there)
+
+
+def replace_linears(model: nn.Module, make: Callable[[nn.Linear], nn.Linear]) -> list[Place]:
     """Put `make(linear)` in the place of every `nn.Linear` (of any subclass) inside `model`, in
-    place; returns `model`. Every new layer is made before any is put in, so that an error (an
-    int8 kernel this torch lacks, say) leaves the model as it was."""
+    place; returns where, with the layers that were there (`put_back` restores them). Every new
+    layer is made before any is put in, so that an error (an int8 kernel this torch lacks, say)
+    leaves the model as it was."""
     places = [
         (parent, name, child)
         for parent in model.modules()
@@ -47,12 +53,30 @@ def replace_linears(model: nn.Module, make: Callable[[nn.Linear], nn.Linear]) ->
     new = [make(child) for _, _, child in places]
     for (parent, name, _), layer in zip(places, new, strict=True):
         setattr(parent, name, layer)
-    return model
+    return places
+
+
+def put_back(places: list[Place]) -> None:
+    """The very layers `replace_linears` took out, back in their places (their hooks with them),
+    in their parent's mode. A layer that keeps a pack of its weights forgets it: the weights may
+    have changed while it was out (packed_linear.py)."""
+    for parent, name, layer in places:
+        layer.train(parent.training)
+        if hasattr(layer, "forget_pack"):
+            layer.forget_pack()
+        setattr(parent, name, layer)
 
 
 def plain_linears(model: nn.Module) -> nn.Module:
     """Plain `nn.Linear` layers again, on the same Parameters: `model.py` exactly as written."""
-    return replace_linears(model, lambda linear: share_parameters(nn.Linear, linear))
+    replace_linears(model, lambda linear: share_parameters(nn.Linear, linear))
+    return model
+
+
+def shared_copy(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose modules are its own, so that swapping its layers leaves the
+    original's, but whose Parameters are the original's (no second copy of the weights)."""
+    return copy.deepcopy(model, memo={id(p): p for p in model.parameters()})
 
 
 def linear_kinds(model: nn.Module) -> dict[str, int]:

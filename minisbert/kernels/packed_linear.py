@@ -17,14 +17,15 @@ LayerNorm, GELU, pooling — runs exactly as `model.py` writes it.
                   result scaled back to float32. Faster multiplies; vectors that move by a few 1e-2
                   (docs/speed.md).
 
-Each packs its weight on its first forward without gradients and keeps the pack while the weight
-stays the same: a new pack is made when the weight's version counter or storage changes (an
-in-place copy, `load_state_dict`, `.to()`), and after the layer was switched to training mode
-(`encoder.train()`: PyTorch's fused AdamW updates weights in place without moving their version
-counter, so a pack made before a training step is never used after it, provided the step ran in
-training mode, as every training loop here does). When gradients are needed, a PackedLinear
-multiplies with the plain `F.linear`, so a model with packed layers still trains; an Int8Linear
-refuses, since rounding has no useful gradient.
+A pack is used for inference only: in eval mode, without gradients, on the CPU (and, for
+PackedLinear, in float32 without autocast). Each layer packs its weight on its first such forward
+and keeps the pack while the weight stays the same: a new pack is made when the weight's version
+counter or storage changes (an in-place copy, `load_state_dict`, `.to()`), and after the layer
+was in training mode (`encoder.train()`), where the weights may change unseen (PyTorch's fused
+AdamW updates them in place without moving their version counter). Otherwise a PackedLinear
+multiplies with the plain `F.linear`, so a model with packed layers still trains, and bf16 or
+fp16 run as autocast makes them; an Int8Linear refuses to train, since rounding has no useful
+gradient.
 
 Why this is worth a module: over three quarters of encoding time is the linear layers (the
 profile in docs/speed.md). What packing gains depends on the CPU: 1.16× in a trial on an
@@ -90,9 +91,12 @@ class PrePackedLinear(nn.Linear):
             self.packed_from = self.weights_now()
         return self.pack
 
+    def forget_pack(self) -> None:
+        self.pack, self.packed_from = None, None
+
     def train(self, mode: bool = True) -> PrePackedLinear:
         if mode:  # training changes weights in ways the version counter misses (module docstring)
-            self.pack = None
+            self.forget_pack()
         return super().train(mode)
 
     def __getstate__(self) -> dict:
@@ -113,8 +117,8 @@ class PackedLinear(PrePackedLinear):
         return torch.ops.mkldnn._reorder_linear_weight(self.weight.detach(), ROWS_HINT)  # (N, K), blocked
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, K) → (B, T, N)
-        if torch.is_grad_enabled() or x.device.type != "cpu" or x.dtype != torch.float32:
-            return F.linear(x, self.weight, self.bias)  # training, another device, autocast: plain
+        if not inference_on_cpu(self, x) or x.dtype != torch.float32 or autocast_on(x):
+            return F.linear(x, self.weight, self.bias)  # training, another device, bf16/fp16: plain
         bias = None if self.bias is None else self.bias.detach()  # (N,)
         # "none", [], "": no operation fused after the multiply, no arguments for it, default algorithm
         return torch.ops.mkldnn._linear_pointwise(x, self.packed(), bias, "none", [], "")
@@ -137,14 +141,28 @@ class Int8Linear(PrePackedLinear):
             return torch.ops.quantized.linear_prepack(qweight, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, K) → (B, T, N)
-        if torch.is_grad_enabled() and self.weight.requires_grad:
+        if self.training or (torch.is_grad_enabled() and self.weight.requires_grad):
             raise RuntimeError(
-                "an Int8Linear layer computes no gradients: put plain layers back to train "
-                "(minisbert.kernels.packed_linear.use_linears(encoder, 'plain'))"
+                "an Int8Linear layer is for inference (eval mode, no gradients): put plain layers "
+                "back to train (minisbert.kernels.packed_linear.use_linears(encoder, 'plain'))"
             )
         if x.device.type != "cpu":
             raise ValueError(f"int8 linear layers run on the CPU only, not on {x.device.type}")
         return torch.ops.quantized.linear_dynamic(x.float(), self.packed(), not cpu_has_vnni())  # (..., N)
+
+
+def inference_on_cpu(layer: nn.Module, x: torch.Tensor) -> bool:
+    """Whether `layer` is used for inference on the CPU: eval mode, no gradients, a CPU input. (A
+    pack is used only then: in training mode the weights may change under it unseen.)"""
+    return not layer.training and not torch.is_grad_enabled() and x.device.type == "cpu"
+
+
+def autocast_on(x: torch.Tensor) -> bool:
+    """Whether autocast (bf16, fp16) is on for `x`'s device: the plain multiply in that type, then."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # torch before 2.4 takes no device type
+        return torch.is_autocast_cpu_enabled() if x.device.type == "cpu" else torch.is_autocast_enabled()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +189,8 @@ def use_linears(module: nn.Module, kind: str) -> nn.Module:
         int8_engine()  # a torch without the x86 kernels: the reason, now
     cls = {"plain": nn.Linear, "packed": PackedLinear, "int8": Int8Linear}[kind]
     make = (lambda linear: share_parameters(nn.Linear, linear)) if kind == "plain" else cls.of
-    return replace_linears(module, make)
+    replace_linears(module, make)
+    return module
 
 
 def best_linears(device: torch.device | str, precision: str = "fp32") -> str:

@@ -23,9 +23,10 @@ Adam moves by rounding noise).
 BertModel; linears.py: the same weight and bias Parameters, so the optimizer, the checkpoints and
 the saved model see no difference), and a forward pre-hook on the model that reads each call's
 attention mask into the `RealRows` the layers share. `print(model)` shows them; `keep_padding(model)`
-puts plain layers back and removes the hook. The rest of the model runs as `model.py` writes it, so
-a student's attention or embeddings still run. The training run (minisbert/run/training_run.py)
-skips padding unless told not to (`skip_padding=False`).
+puts back the layers it replaced and removes the hook. Only training-mode forwards skip rows:
+in eval mode (evaluating, encoding) the layers multiply every row, as `model.py` does. The rest of
+the model runs as `model.py` writes it, so a student's attention or embeddings still run. The
+training run (minisbert/run/training_run.py) skips padding unless told not to (`skip_padding=False`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linears import plain_linears, replace_linears, share_parameters
+from .linears import plain_linears, put_back, replace_linears, share_parameters
 
 # don't gather when less than this fraction of the positions is padding: the gather and the
 # scatter each cost a pass over the activations, more than the few skipped rows save
@@ -51,11 +52,15 @@ class RealRows:
     def __init__(self):
         self.index: torch.Tensor | None = None
         self.hook = None  # the handle of the pre-hook that calls `capture`
+        self.replaced: list = []  # the layers UnpaddedLinear ones replaced, where they were
 
     def capture(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        """Only in training: evaluating and encoding run the model exactly as written."""
         mask = args[1] if len(args) > 1 else kwargs.get("attention_mask")  # (B, T) or None
         self.index = None
-        if mask is not None and mask.numel() and 1 - mask.float().mean() >= MIN_PADDING_FRACTION:
+        if not module.training or mask is None or not mask.numel():
+            return
+        if 1 - mask.float().mean() >= MIN_PADDING_FRACTION:
             self.index = mask.reshape(-1).nonzero().squeeze(1)  # (R,)
 
 
@@ -83,29 +88,41 @@ class UnpaddedLinear(nn.Linear):
         return f"{super().extra_repr()}, real tokens' rows only"
 
 
+def skips_padding(model: nn.Module) -> bool:
+    return any(isinstance(m, UnpaddedLinear) for m in model.modules())
+
+
 def skip_padding(model: nn.Module) -> nn.Module:
     """UnpaddedLinear layers in `model` (a BertModel), in place, and the hook that tells them which
     rows are real; returns `model`. Does nothing to a model that skips padding already."""
-    if any(isinstance(m, UnpaddedLinear) for m in model.modules()):
+    if skips_padding(model):
         return model
     rows = RealRows()
-    replace_linears(model, lambda linear: UnpaddedLinear.of(linear, rows))
+    rows.replaced = replace_linears(model, lambda linear: UnpaddedLinear.of(linear, rows))
     rows.hook = model.register_forward_pre_hook(rows.capture, with_kwargs=True)
     return model
 
 
 def keep_padding(model: nn.Module) -> nn.Module:
-    """Plain `nn.Linear` layers again in `model`, and no hook: model.py as written; returns `model`."""
-    hooks = {id(m.rows): m.rows.hook for m in model.modules() if isinstance(m, UnpaddedLinear)}
-    for hook in hooks.values():
-        if hook is not None:
-            hook.remove()
-    return plain_linears(model)
+    """The layers `skip_padding` replaced, back in their places (the very modules: packed ones stay
+    packed, their hooks stay), and no hook on the model; returns `model`. UnpaddedLinear layers
+    with no record of what they replaced (a copy of the model) become plain `nn.Linear` ones."""
+    for rows in {id(m.rows): m.rows for m in model.modules() if isinstance(m, UnpaddedLinear)}.values():
+        if rows.hook is not None:
+            rows.hook.remove()
+        put_back(rows.replaced)
+    if skips_padding(model):
+        plain_linears(model)
+    return model
 
 
 @contextlib.contextmanager
 def padding_skipped(model: nn.Module) -> Iterator[nn.Module]:
-    """Within the block, `model` skips padding; after it, plain layers, whatever happened inside."""
+    """Within the block, `model` skips padding; after it, the layers it had, whatever happened
+    inside. A model that skips padding already is left to whoever made it so."""
+    if skips_padding(model):
+        yield model
+        return
     skip_padding(model)
     try:
         yield model

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from ..evaluation import Evaluator
 from ..files.atomic import write_json_atomic
 from ..kernels.unpadding import padding_skipped
+from ..losses import MultipleNegativesRankingLoss
 from ..training import Objective, SiameseNetwork, Trainer, TrainingConfig
 from . import distributed
 from .checkpoints import (
@@ -49,6 +50,14 @@ class RunTrainer(Trainer):
 
     def __init__(self, encoder, objectives, config=None, evaluator=None):
         self.world = distributed.current_world()
+        for objective in objectives:
+            if self.world.size > 1 and type(objective.loss) is MultipleNegativesRankingLoss:
+                raise ValueError(
+                    f"objective {objective.name!r}: on {self.world.size} processes "
+                    "MultipleNegativesRankingLoss sees only this process's share of a batch; use "
+                    "run/distributed.py's GlobalBatchMNRL "
+                    "(gather_across_ranks=False for the per-process objective on purpose)"
+                )
         super().__init__(encoder, objectives, config, evaluator)
         self.log["ranks"] = self.world.size
 
@@ -147,6 +156,7 @@ def fit(
     encoder,
     objectives: list[Objective],
     config: TrainingConfig | None = None,
+    *,
     output_dir: str | Path | None = None,
     evaluator: Evaluator | None = None,
     test_evaluator: Evaluator | None = None,

@@ -209,8 +209,10 @@ def test_the_layers_that_were_there_come_back_and_eval_mode_multiplies_every_row
     with padding_skipped(model):  # not its own: left as found
         pass
     assert len(swapped(model)) == 6 * CONFIG.num_hidden_layers and len(model._forward_pre_hooks) == 1
+    keep_padding(model)
+    plain_model = skip_padding(random_model(CONFIG, seed=1, dtype=torch.float32)).eval()  # nn.Linear inside
     with torch.no_grad():
-        unpadded = model.eval()(*batch)  # (B, T, C), padding rows too
-        keep_padding(model)
-        plain = model(*batch)
+        unpadded = plain_model(*batch)  # (B, T, C), padding rows too
+        keep_padding(plain_model)
+        plain = plain_model(*batch)
     torch.testing.assert_close(unpadded, plain, rtol=0, atol=0)  # in eval mode: every row, the same sums

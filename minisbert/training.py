@@ -66,14 +66,11 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     eval_every: int = 0  # steps between evaluations; 0: at the end of each epoch only
-    # used by a run with a folder (minisbert/run/training_run.py), which the plain `fit` has not
-    checkpoint_every: int = 0  # steps between checkpoints; 0: at the end of each epoch only
-    keep_checkpoints: int = 1
     precision: str = "fp32"  # or bf16, fp16: mixed precision (devices.py)
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
-        for name in ("epochs", "batch_size", "keep_checkpoints"):
+        for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.warmup_ratio <= 1:

@@ -12,7 +12,7 @@ from minisbert import BertModel, SentenceEncoder, WordPieceTokenizer, preset
 from minisbert.data import TokenizedColumns
 from minisbert.losses import CosineSimilarityLoss, SoftmaxLoss
 from minisbert.optimizer import build_optimizer, warmup_then_linear_decay
-from minisbert.run.training_run import RunTrainer, fit
+from minisbert.run.training_run import RunConfig, RunTrainer, fit
 from minisbert.training import Objective, Trainer, TrainingConfig
 from minisbert.training import fit as plain_fit
 
@@ -58,7 +58,7 @@ def objectives(tokenizer, seed: int = 0):
     ]
 
 
-CONFIG = TrainingConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=1e-2, checkpoint_every=3, seed=7)
+CONFIG = RunConfig(epochs=2, batch_size=8, lr=1e-3, head_lr=1e-2, checkpoint_every=3, seed=7)
 
 
 def weights(encoder, objs) -> dict[str, torch.Tensor]:
@@ -80,7 +80,7 @@ def test_two_runs_with_the_same_seed_give_identical_weights(tokenizer):
     assert len(log["train"]) == 10  # 2 epochs × 5 batches of 8
     wa, wb = weights(a, objs_a), weights(b, objs_b)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    c, objs_c, _ = train(tokenizer, config=TrainingConfig(**{**CONFIG.__dict__, "seed": 8}))
+    c, objs_c, _ = train(tokenizer, config=RunConfig(**{**CONFIG.__dict__, "seed": 8}))
     assert not torch.equal(
         wa["encoder.model.embeddings.word_embeddings.weight"],
         weights(c, objs_c)["encoder.model.embeddings.word_embeddings.weight"],
@@ -214,9 +214,7 @@ def test_resume_needs_a_checkpoint_and_the_same_settings(tokenizer, tmp_path):
         train(tokenizer, tmp_path / "none", resume=True)
     train(tokenizer, tmp_path / "run", stop_after=3)
     with pytest.raises(ValueError, match="made with other settings"):
-        train(
-            tokenizer, tmp_path / "run", resume=True, config=TrainingConfig(**{**CONFIG.__dict__, "lr": 5e-4})
-        )
+        train(tokenizer, tmp_path / "run", resume=True, config=RunConfig(**{**CONFIG.__dict__, "lr": 5e-4}))
 
 
 class NaNAfter(CosineSimilarityLoss):
@@ -292,11 +290,23 @@ def test_optimizer_groups(tokenizer):
         (dict(warmup_ratio=1.5), "warmup_ratio"),
         (dict(lr=0), "learning rates must be positive"),
         (dict(precision="fp8"), "precision 'fp8' is not one of fp32, bf16, fp16"),
+        (dict(keep_checkpoints=0), "keep_checkpoints must be at least 1"),
+        (dict(checkpoint_every=-1), "checkpoint_every must be 0 or more"),
     ],
 )
 def test_bad_training_config(overrides, message):
+    """The core's TrainingConfig and the run's RunConfig (its checkpoints) refuse bad values."""
     with pytest.raises(ValueError, match=message):
-        TrainingConfig(**overrides)
+        (RunConfig if "checkpoint" in str(overrides) else TrainingConfig)(**overrides)
+
+
+def test_the_core_config_knows_nothing_of_checkpoints():
+    """A plain TrainingConfig given to the run's fit gets the run's defaults for the rest."""
+    from minisbert.run.training_run import run_config
+
+    assert not hasattr(TrainingConfig(), "checkpoint_every")
+    config = run_config(TrainingConfig(lr=1e-3))
+    assert (config.lr, config.checkpoint_every, config.keep_checkpoints) == (1e-3, 0, 1)
 
 
 def test_too_little_data_for_one_batch(tokenizer):

@@ -4,7 +4,7 @@ run folder that can be resumed; under torchrun, on every rank (run/distributed.p
     minisbert train --objective regression --data stsbenchmark/sts-train.csv --output runs/sts
     minisbert train --objective triplet --data sick/SICK.txt --output runs/sick --margin 0.5
 
-The defaults are the code's that owns them: the hyper-parameters TrainingConfig's (training.py),
+The defaults are the code's that owns them: the hyper-parameters RunConfig's (run/training_run.py),
 the objective's options the losses' (losses.py), the objectives run/recipes.py's RECIPES.
 """
 
@@ -66,9 +66,9 @@ def add_parser(sub) -> None:
     from ..devices import PRECISIONS
     from ..losses import DISTANCES
     from ..run.recipes import RECIPES
-    from ..training import TrainingConfig
+    from ..run.training_run import RunConfig
 
-    d = TrainingConfig()
+    d = RunConfig()
     defaults = objective_defaults()
     p = add_encoder_command(sub, "train", HELP, check, run)
     p.set_defaults(batch_size=d.batch_size)
@@ -164,10 +164,9 @@ def run(args) -> None:
     from ..devices import resolve_device
     from ..run import distributed
     from ..run.recipes import build_recipe
-    from ..run.training_run import fit
-    from ..training import TrainingConfig
+    from ..run.training_run import RunConfig, fit
 
-    config = TrainingConfig(
+    config = RunConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

@@ -14,14 +14,17 @@
                  evaluates and writes files
     skip_padding the linear layers multiply the real tokens only (kernels/unpadding.py)
 
-`RunTrainer` is the core's `Trainer` with the few methods that change on several processes, and
-`state` / `restore` for checkpoints. `minisbert train` calls this `fit`.
+`RunConfig` is the core's TrainingConfig with the checkpoints' settings; `RunTrainer` is the core's
+`Trainer` with the few methods that change on several processes, and `state` / `restore` for
+checkpoints. `minisbert train` calls this `fit`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -45,6 +48,29 @@ from .plots import plot_training
 from .run_lock import RunLock, check_run_folder
 
 
+@dataclass
+class RunConfig(TrainingConfig):
+    """The core's TrainingConfig and what a run with a folder adds: when it writes a checkpoint
+    and how many it keeps."""
+
+    checkpoint_every: int = 0  # steps between checkpoints; 0: at the end of each epoch only
+    keep_checkpoints: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be at least 1, got {self.keep_checkpoints}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be 0 or more, got {self.checkpoint_every}")
+
+
+def run_config(config: TrainingConfig | None) -> RunConfig:
+    """`config` as a RunConfig: a plain TrainingConfig gets the run's defaults for the rest."""
+    if isinstance(config, RunConfig):
+        return config
+    return RunConfig(**dataclasses.asdict(config or TrainingConfig()))
+
+
 class RunTrainer(Trainer):
     """The core's Trainer on every process of a torchrun launch (or on one), with checkpoints."""
 
@@ -58,7 +84,7 @@ class RunTrainer(Trainer):
                     "run/distributed.py's GlobalBatchMNRL "
                     "(gather_across_ranks=False for the per-process objective on purpose)"
                 )
-        super().__init__(encoder, objectives, config, evaluator)
+        super().__init__(encoder, objectives, run_config(config), evaluator)
         self.log["ranks"] = self.world.size
 
     def examples_per_step(self) -> int:

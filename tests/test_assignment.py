@@ -52,6 +52,7 @@ from minisbert.course.exercises import (
     select,
 )
 from minisbert.course.grading import add_divergence, format_table, grade, gradescope_results
+from minisbert.files.atomic import current_umask
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = [e.id for e in EXERCISES]
@@ -592,3 +593,9 @@ def test_the_kit_runs_on_its_own(tmp_path):
         text=True,
     )
     assert made.returncode == 0 and (tmp_path / "hw" / "HANDOUT.md").is_file(), made.stderr
+
+
+def test_a_student_version_is_readable_by_others(student):
+    """A version is handed out: it has the permissions of any new folder, not mkdtemp's 0700."""
+    mode = student.stat().st_mode & 0o777
+    assert mode == 0o777 & ~current_umask(), oct(mode)

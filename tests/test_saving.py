@@ -83,3 +83,18 @@ def test_overwrite_replaces_a_folder_whole(encoder, tmp_path):
     assert_close(
         SentenceEncoder.from_pretrained(tmp_path / "m").encode(["x"]), encoder.encode(["x"]), TOLERANCE
     )
+
+
+def test_a_saved_folder_has_the_permissions_of_any_new_folder(encoder, tmp_path):
+    """The files are written into a private temporary folder (mode 0700) that then takes the
+    target's place: the saved folder gets the usual permissions (0777 less the umask) back, so
+    that other users (a course's students, a server) can read the model."""
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        folder = encoder.save_pretrained(tmp_path / "model")
+    finally:
+        os.umask(mask)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert (folder / "1_Pooling").stat().st_mode & 0o777 == 0o755

@@ -23,12 +23,11 @@ import json
 import re
 import shutil
 import subprocess
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files.atomic import check_new_folder, replace_folder
+from ..files.atomic import check_new_folder, replace_folder, temporary_folder
 from .exercises import ASSIGNMENT_FILE, BY_ID, FORWARD_EXERCISES, PARTS, Exercise, select
 
 # where this package's files are: in a clone (an editable install) its parent is the repository
@@ -211,7 +210,7 @@ def make_assignment(
     if missing:
         raise ValueError(f"no marked region found for exercise(s) {', '.join(sorted(missing))}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = temporary_folder(out)
     try:
         write_student_files(root, tmp, chosen)
         (tmp / "HANDOUT.md").write_text(handout(exercises), encoding="utf-8")

@@ -71,8 +71,19 @@ TEMPORARY = re.compile(r"\.(?P<name>.+)\.(tmp|old)-(?P<pid>\d+)(-[^/]*)?")
 
 
 def temporary_folder(target: Path) -> Path:
-    """A new, empty folder beside `target` (.NAME.tmp-PID-XXXX) to write the new content into."""
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    """A new, empty folder beside `target` (.NAME.tmp-PID-XXXX) to write the new content into,
+    with the permissions of any new folder (`mkdtemp` makes it private, mode 0700, and the rename
+    would keep that: a saved model or a student version nobody else could read)."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    folder.chmod(0o777 & ~current_umask())
+    return folder
+
+
+def current_umask() -> int:
+    """The process's umask: the permission bits new files and folders do not get."""
+    mask = os.umask(0o022)  # reading it means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def replace_folder(new: Path, target: Path) -> None:

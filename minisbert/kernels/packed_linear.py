@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linears import replace_linears, share_parameters
+from .linears import plain_linears, replace_linears, share_parameters
 
 ROWS_HINT = 512  # the oneDNN layout is chosen for about this many rows (B·T) a call; any count works
 INT8_MAX = 127  # symmetric weights: q in [-127, 127], so that -q is representable too
@@ -86,9 +86,9 @@ class PrePackedLinear(nn.Linear):
 
     def packed(self):
         """The pack of the current weights, made anew if they changed since the last one."""
-        if self.pack is None or self.packed_from != self.weights_now():
-            self.pack = self.make_pack()
-            self.packed_from = self.weights_now()
+        now = self.weights_now()
+        if self.pack is None or self.packed_from != now:
+            self.pack, self.packed_from = self.make_pack(), now
         return self.pack
 
     def forget_pack(self) -> None:
@@ -187,9 +187,9 @@ def use_linears(module: nn.Module, kind: str) -> nn.Module:
         raise ValueError("packed linear layers need oneDNN's packing operators, which this torch lacks")
     if kind == "int8":
         int8_engine()  # a torch without the x86 kernels: the reason, now
-    cls = {"plain": nn.Linear, "packed": PackedLinear, "int8": Int8Linear}[kind]
-    make = (lambda linear: share_parameters(nn.Linear, linear)) if kind == "plain" else cls.of
-    replace_linears(module, make)
+    if kind == "plain":
+        return plain_linears(module)
+    replace_linears(module, {"packed": PackedLinear, "int8": Int8Linear}[kind].of)
     return module
 
 
